@@ -1,0 +1,512 @@
+/* Stores, runtime objects and instantiation: linking imports, allocating
+ * memories, tables and globals, and applying active segments. */
+#include <stdlib.h>
+#include <sys/mman.h>
+
+#include "wasm_internal.h"
+
+enum obj_kind { OBJ_FUNC, OBJ_MEMORY, OBJ_TABLE, OBJ_GLOBAL, OBJ_INSTANCE };
+
+struct store_obj {
+    store_obj *next;
+    enum obj_kind kind;
+    /* the object follows, suitably aligned */
+    _Alignas(16) unsigned char payload[];
+};
+
+static void *store_alloc(wasm_store *s, enum obj_kind kind, size_t size)
+{
+    store_obj *o = calloc(1, sizeof *o + size);
+    if (o == NULL)
+        return NULL;
+    o->kind = kind;
+    o->next = s->objs;
+    s->objs = o;
+    return o->payload;
+}
+
+static void memory_release(wasm_memory *mem)
+{
+    if (mem->data && mem->reserved)
+        munmap(mem->data, mem->reserved);
+    mem->data = NULL;
+}
+
+static void instance_release(wasm_instance *inst)
+{
+    free(inst->funcs);
+    free(inst->tables);
+    free(inst->mems);
+    free(inst->globals);
+    free(inst->own_funcs);
+    free(inst->elem_dropped);
+    free(inst->data_dropped);
+    wasm_module_unref(inst->m);
+}
+
+void wasm_limits_default(wasm_limits *l)
+{
+    l->max_memory_pages = WASM_MAX_PAGES;
+    l->max_table_elems = 10000000;
+    l->stack_slots = 1u << 20;
+    l->max_call_depth = 20000;
+}
+
+wasm_store *wasm_store_new(const wasm_limits *limits)
+{
+    wasm_store *s = calloc(1, sizeof *s);
+    if (s == NULL)
+        return NULL;
+    if (limits)
+        s->limits = *limits;
+    else
+        wasm_limits_default(&s->limits);
+    if (s->limits.max_memory_pages > WASM_MAX_PAGES)
+        s->limits.max_memory_pages = WASM_MAX_PAGES;
+    return s;
+}
+
+void wasm_store_delete(wasm_store *s)
+{
+    if (s == NULL)
+        return;
+    store_obj *o = s->objs;
+    while (o) {
+        store_obj *next = o->next;
+        switch (o->kind) {
+        case OBJ_MEMORY:
+            memory_release((wasm_memory *)(void *)o->payload);
+            break;
+        case OBJ_TABLE:
+            free(((wasm_table *)(void *)o->payload)->elems);
+            break;
+        case OBJ_INSTANCE:
+            instance_release((wasm_instance *)(void *)o->payload);
+            break;
+        case OBJ_FUNC:
+            free(((wasm_func *)(void *)o->payload)->own_type.types);
+            break;
+        case OBJ_GLOBAL:
+            break;
+        }
+        free(o);
+        o = next;
+    }
+    free(s);
+}
+
+/* ---- host objects ---- */
+
+wasm_func *wasm_func_new_host(wasm_store *s, const wasm_valtype *params,
+                              uint32_t nparams, const wasm_valtype *results,
+                              uint32_t nresults, wasm_host_fn fn, void *env)
+{
+    wasm_func *f = store_alloc(s, OBJ_FUNC, sizeof *f);
+    if (f == NULL)
+        return NULL;
+    f->own_type.types = malloc((size_t)nparams + nresults + 1);
+    if (f->own_type.types == NULL)
+        return NULL; /* the store frees the half-made object */
+    for (uint32_t i = 0; i < nparams; i++)
+        f->own_type.types[i] = (uint8_t)params[i];
+    for (uint32_t i = 0; i < nresults; i++)
+        f->own_type.types[nparams + i] = (uint8_t)results[i];
+    f->own_type.nparams = nparams;
+    f->own_type.nresults = nresults;
+    f->type = &f->own_type;
+    f->host = fn;
+    f->env = env;
+    return f;
+}
+
+/* Memory is reserved up to its maximum without access rights and made
+ * accessible page range by page range as it grows, so the data never moves
+ * and untouched pages cost no resident memory. */
+static bool memory_init(wasm_memory *mem, uint32_t min, uint32_t max)
+{
+    mem->max_pages = max;
+    mem->reserved = (size_t)max * WASM_PAGE_SIZE;
+    if (mem->reserved) {
+        void *p = mmap(NULL, mem->reserved, PROT_NONE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (p == MAP_FAILED) {
+            mem->reserved = 0;
+            return false;
+        }
+        mem->data = p;
+    }
+    mem->pages = 0;
+    mem->size = 0;
+    return wasm__memory_grow(mem, min) >= 0;
+}
+
+int64_t wasm__memory_grow(wasm_memory *mem, uint32_t delta)
+{
+    uint32_t old = mem->pages;
+    if ((uint64_t)old + delta > mem->max_pages)
+        return -1;
+    if (delta == 0)
+        return old;
+    if (mprotect(mem->data + (size_t)old * WASM_PAGE_SIZE,
+                 (size_t)delta * WASM_PAGE_SIZE, PROT_READ | PROT_WRITE) != 0)
+        return -1;
+    mem->pages = old + delta;
+    mem->size = (uint64_t)mem->pages * WASM_PAGE_SIZE;
+    return old;
+}
+
+static uint32_t mem_cap(const wasm_store *s, bool has_max, uint32_t max)
+{
+    uint32_t cap = s->limits.max_memory_pages;
+    return has_max && max < cap ? max : cap;
+}
+
+wasm_memory *wasm_memory_new(wasm_store *s, uint32_t min, bool has_max,
+                             uint32_t max)
+{
+    uint32_t cap = mem_cap(s, has_max, max);
+    if (min > cap)
+        return NULL;
+    wasm_memory *mem = store_alloc(s, OBJ_MEMORY, sizeof *mem);
+    if (mem == NULL || !memory_init(mem, min, cap))
+        return NULL;
+    mem->has_max = has_max;
+    return mem;
+}
+
+uint8_t *wasm_memory_data(const wasm_memory *mem)
+{
+    return mem->data;
+}
+
+uint64_t wasm_memory_size(const wasm_memory *mem)
+{
+    return mem->size;
+}
+
+int64_t wasm_memory_grow(wasm_memory *mem, uint32_t delta)
+{
+    return wasm__memory_grow(mem, delta);
+}
+
+static uint32_t table_cap(const wasm_store *s, bool has_max, uint32_t max)
+{
+    uint32_t cap = s->limits.max_table_elems;
+    return has_max && max < cap ? max : cap;
+}
+
+int64_t wasm__table_grow(wasm_table *t, uint32_t delta, uint64_t init)
+{
+    uint32_t old = t->size;
+    if ((uint64_t)old + delta > t->max)
+        return -1;
+    uint64_t need = (uint64_t)old + delta;
+    if (need > t->cap) {
+        uint64_t ncap = t->cap ? (uint64_t)t->cap * 2 : 8;
+        while (ncap < need)
+            ncap *= 2;
+        if (ncap > t->max)
+            ncap = t->max;
+        uint64_t *e = realloc(t->elems, ncap * sizeof *e);
+        if (e == NULL)
+            return -1;
+        t->elems = e;
+        t->cap = (uint32_t)ncap;
+    }
+    for (uint64_t i = old; i < need; i++)
+        t->elems[i] = init;
+    t->size = (uint32_t)need;
+    return old;
+}
+
+wasm_table *wasm_table_new(wasm_store *s, wasm_valtype elemtype, uint32_t min,
+                           bool has_max, uint32_t max)
+{
+    uint32_t cap = table_cap(s, has_max, max);
+    if (min > cap)
+        return NULL;
+    wasm_table *t = store_alloc(s, OBJ_TABLE, sizeof *t);
+    if (t == NULL)
+        return NULL;
+    t->elemtype = (uint8_t)elemtype;
+    t->max = cap;
+    t->has_max = has_max;
+    if (wasm__table_grow(t, min, 0) < 0)
+        return NULL;
+    return t;
+}
+
+uint32_t wasm_table_size(const wasm_table *t)
+{
+    return t->size;
+}
+
+wasm_global *wasm_global_new(wasm_store *s, wasm_valtype type, bool mutable_,
+                             uint64_t value)
+{
+    wasm_global *g = store_alloc(s, OBJ_GLOBAL, sizeof *g);
+    if (g == NULL)
+        return NULL;
+    g->type = (uint8_t)type;
+    g->mut = mutable_;
+    g->value = value;
+    return g;
+}
+
+uint64_t wasm_global_get(const wasm_global *g)
+{
+    if (g->type == WASM_I32 || g->type == WASM_F32)
+        return g->value & 0xffffffffu;
+    return g->value;
+}
+
+wasm_valtype wasm_global_type(const wasm_global *g)
+{
+    return (wasm_valtype)g->type;
+}
+
+const wasm_functype *wasm_func_type(const wasm_func *f)
+{
+    return f->type;
+}
+
+/* ---- instantiation ---- */
+
+uint64_t wasm__eval_const(const wasm_instance *inst, const constexpr *c)
+{
+    switch (c->kind) {
+    case CONST_VALUE:
+        return c->value;
+    case CONST_GLOBAL:
+        return inst->globals[c->index]->value;
+    case CONST_FUNC:
+        return (uint64_t)(uintptr_t)inst->funcs[c->index];
+    case CONST_NULL:
+        return 0;
+    }
+    return 0;
+}
+
+static shoal_err unlinkable(shoal_errinfo *ei, const import *im,
+                            const char *why)
+{
+    return shoal_errinfo_set(ei, SHOAL_EUNLINKABLE, SIZE_MAX,
+                             "import \"%.*s\" \"%.*s\": %s",
+                             (int)im->module_len, im->module,
+                             (int)im->name_len, im->name, why);
+}
+
+static bool limits_match(uint32_t have_min, bool have_has_max,
+                         uint32_t have_max, const wasm_limits_decl *want)
+{
+    if (have_min < want->min)
+        return false;
+    if (want->has_max && (!have_has_max || have_max > want->max))
+        return false;
+    return true;
+}
+
+static shoal_err link_imports(const wasm_module *m, wasm_instance *inst,
+                              const wasm_extern *imports, shoal_errinfo *ei)
+{
+    for (uint32_t i = 0; i < m->nimports; i++) {
+        const import *im = &m->imports[i];
+        const wasm_extern *e = &imports[i];
+        if (e->kind != im->kind || e->u.func == NULL)
+            return unlinkable(ei, im, e->kind == WASM_EXTERN_NONE
+                                          ? "unknown import"
+                                          : "incompatible import type "
+                                            "(kind)");
+        switch (im->kind) {
+        case WASM_EXTERN_FUNC:
+            if (!wasm__functype_eq(e->u.func->type,
+                                   &m->types[m->func_type[im->index]]))
+                return unlinkable(ei, im, "incompatible import type "
+                                          "(function signature)");
+            inst->funcs[im->index] = e->u.func;
+            break;
+        case WASM_EXTERN_TABLE: {
+            const wasm_table *t = e->u.table;
+            const tabletype *want = &m->tables[im->index];
+            if (t->elemtype != want->elemtype ||
+                !limits_match(t->size, t->has_max, t->max, &want->lim))
+                return unlinkable(ei, im, "incompatible import type "
+                                          "(table)");
+            inst->tables[im->index] = e->u.table;
+            break;
+        }
+        case WASM_EXTERN_MEMORY: {
+            const wasm_memory *mem = e->u.memory;
+            if (!limits_match(mem->pages, mem->has_max, mem->max_pages,
+                              &m->mems[im->index]))
+                return unlinkable(ei, im, "incompatible import type "
+                                          "(memory limits)");
+            inst->mems[im->index] = e->u.memory;
+            break;
+        }
+        case WASM_EXTERN_GLOBAL: {
+            const wasm_global *g = e->u.global;
+            const globaltype *want = &m->globals[im->index];
+            if (g->type != want->type || g->mut != want->mut)
+                return unlinkable(ei, im, "incompatible import type "
+                                          "(global)");
+            inst->globals[im->index] = e->u.global;
+            break;
+        }
+        }
+    }
+    return SHOAL_OK;
+}
+
+static void *zalloc(size_t n, size_t sz)
+{
+    return calloc(n ? n : 1, sz);
+}
+
+shoal_err wasm_instantiate(wasm_store *s, wasm_module *m,
+                           const wasm_extern *imports, uint32_t nimports,
+                           wasm_instance **out, shoal_errinfo *ei)
+{
+    *out = NULL;
+    if (nimports != m->nimports)
+        return shoal_errinfo_set(ei, SHOAL_EUNLINKABLE, SIZE_MAX,
+                                 "module has %u imports, %u given",
+                                 m->nimports, nimports);
+    wasm_instance *inst = store_alloc(s, OBJ_INSTANCE, sizeof *inst);
+    if (inst == NULL)
+        return shoal_errinfo_set(ei, SHOAL_ENOMEM, SIZE_MAX, "out of memory");
+    inst->m = wasm_module_ref(m);
+    inst->s = s;
+    inst->mem0 = &inst->no_memory;
+    uint32_t ndef = m->nfuncs - m->nimported_funcs;
+    inst->funcs = zalloc(m->nfuncs, sizeof *inst->funcs);
+    inst->own_funcs = zalloc(ndef, sizeof *inst->own_funcs);
+    inst->tables = zalloc(m->ntables, sizeof *inst->tables);
+    inst->mems = zalloc(m->nmems, sizeof *inst->mems);
+    inst->globals = zalloc(m->nglobals, sizeof *inst->globals);
+    inst->elem_dropped = zalloc(m->nelems, 1);
+    inst->data_dropped = zalloc(m->ndatas, 1);
+    if (!inst->funcs || !inst->own_funcs || !inst->tables || !inst->mems ||
+        !inst->globals || !inst->elem_dropped || !inst->data_dropped)
+        return shoal_errinfo_set(ei, SHOAL_ENOMEM, SIZE_MAX, "out of memory");
+
+    shoal_err err = link_imports(m, inst, imports, ei);
+    if (err)
+        return err;
+    for (uint32_t i = 0; i < ndef; i++) {
+        wasm_func *f = &inst->own_funcs[i];
+        f->cf = &m->cfuncs[i];
+        f->type = f->cf->type;
+        f->inst = inst;
+        inst->funcs[m->nimported_funcs + i] = f;
+    }
+    for (uint32_t i = m->nimported_tables; i < m->ntables; i++) {
+        const tabletype *tt = &m->tables[i];
+        if (tt->lim.min > table_cap(s, tt->lim.has_max, tt->lim.max))
+            return shoal_errinfo_set(ei, SHOAL_ELIMIT, SIZE_MAX,
+                                     "table %u of %u elements exceeds the "
+                                     "limit of %u",
+                                     i, tt->lim.min, s->limits.max_table_elems);
+        inst->tables[i] = wasm_table_new(s, (wasm_valtype)tt->elemtype,
+                                         tt->lim.min, tt->lim.has_max,
+                                         tt->lim.max);
+        if (inst->tables[i] == NULL)
+            return shoal_errinfo_set(ei, SHOAL_ENOMEM, SIZE_MAX,
+                                     "out of memory for table %u", i);
+    }
+    for (uint32_t i = m->nimported_mems; i < m->nmems; i++) {
+        const wasm_limits_decl *l = &m->mems[i];
+        if (l->min > mem_cap(s, l->has_max, l->max))
+            return shoal_errinfo_set(ei, SHOAL_ELIMIT, SIZE_MAX,
+                                     "memory %u of %u pages exceeds the limit "
+                                     "of %u pages",
+                                     i, l->min, s->limits.max_memory_pages);
+        inst->mems[i] = wasm_memory_new(s, l->min, l->has_max, l->max);
+        if (inst->mems[i] == NULL)
+            return shoal_errinfo_set(ei, SHOAL_ENOMEM, SIZE_MAX,
+                                     "out of memory for memory %u", i);
+    }
+    if (m->nmems)
+        inst->mem0 = inst->mems[0];
+    for (uint32_t i = m->nimported_globals; i < m->nglobals; i++) {
+        const globaltype *gt = &m->globals[i];
+        uint64_t v =
+            wasm__eval_const(inst, &m->global_init[i - m->nimported_globals]);
+        inst->globals[i] =
+            wasm_global_new(s, (wasm_valtype)gt->type, gt->mut, v);
+        if (inst->globals[i] == NULL)
+            return shoal_errinfo_set(ei, SHOAL_ENOMEM, SIZE_MAX,
+                                     "out of memory");
+    }
+
+    /* Active segments, in order: elements, then data. Bounds are checked
+     * before each segment is written; earlier writes stay. */
+    for (uint32_t i = 0; i < m->nelems; i++) {
+        const elem_segment *e = &m->elems[i];
+        if (e->mode == SEG_ACTIVE) {
+            wasm_table *t = inst->tables[e->table];
+            uint64_t off = (uint32_t)wasm__eval_const(inst, &e->offset);
+            if (off + e->count > t->size)
+                return shoal_errinfo_set(ei, SHOAL_ETRAP, SIZE_MAX,
+                                         "out of bounds table access: "
+                                         "element segment %u",
+                                         i);
+            for (uint32_t k = 0; k < e->count; k++)
+                t->elems[off + k] = wasm__eval_const(inst, &e->items[k]);
+        }
+        if (e->mode != SEG_PASSIVE)
+            inst->elem_dropped[i] = 1;
+    }
+    for (uint32_t i = 0; i < m->ndatas; i++) {
+        const data_segment *d = &m->datas[i];
+        if (d->mode != SEG_ACTIVE)
+            continue;
+        wasm_memory *mem = inst->mems[d->memory];
+        uint64_t off = (uint32_t)wasm__eval_const(inst, &d->offset);
+        if (off + d->len > mem->size)
+            return shoal_errinfo_set(ei, SHOAL_ETRAP, SIZE_MAX,
+                                     "out of bounds memory access: data "
+                                     "segment %u",
+                                     i);
+        if (d->len)
+            memcpy(mem->data + off, d->bytes, d->len);
+        inst->data_dropped[i] = 1;
+    }
+    *out = inst;
+    return SHOAL_OK;
+}
+
+wasm_func *wasm_instance_start(const wasm_instance *inst)
+{
+    return inst->m->has_start ? inst->funcs[inst->m->start] : NULL;
+}
+
+wasm_extern wasm_instance_export(const wasm_instance *inst, const char *name,
+                                 size_t len)
+{
+    const wasm_module *m = inst->m;
+    for (uint32_t i = 0; i < m->nexports; i++) {
+        const export *e = &m->exports[i];
+        if (e->name_len != len || memcmp(e->name, name, len) != 0)
+            continue;
+        wasm_extern x = {.kind = (wasm_extern_kind)e->kind};
+        switch (e->kind) {
+        case WASM_EXTERN_FUNC: x.u.func = inst->funcs[e->index]; break;
+        case WASM_EXTERN_TABLE: x.u.table = inst->tables[e->index]; break;
+        case WASM_EXTERN_MEMORY: x.u.memory = inst->mems[e->index]; break;
+        case WASM_EXTERN_GLOBAL: x.u.global = inst->globals[e->index]; break;
+        }
+        return x;
+    }
+    return (wasm_extern){.kind = WASM_EXTERN_NONE};
+}
+
+wasm_memory *wasm_instance_memory(const wasm_instance *inst)
+{
+    return inst->m->nmems ? inst->mems[0] : NULL;
+}
+
+wasm_module *wasm_instance_module(const wasm_instance *inst)
+{
+    return inst->m;
+}

@@ -1,0 +1,754 @@
+/* The interpreter: runs internal code (see compile.c) with direct-threaded
+ * dispatch by computed goto (a GNU C extension that GCC and Clang share).
+ *
+ * All Wasm state lives in the wasm_exec: the value stack (frames of slots),
+ * the call frame records and the saved ip/fp. ip, fp, the memory bounds and
+ * fuel are kept in C locals while running and written back only when the
+ * run stops (return to the embedder, out of fuel, host call, trap). Wasm
+ * calls never recurse on the C stack.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ops.h"
+#include "wasm_internal.h"
+
+typedef struct interp_tables {
+    const void *const *handlers;
+    const cell *halt;
+} interp_tables;
+
+#define SP(off) ((char *)fp + (off))
+#define RD(T, off) (*(T *)SP(off))
+#define WR(T, off, v) (*(T *)SP(off) = (v))
+#define IMM(T, c) (*(const T *)(const void *)(c))
+#define DISPATCH() goto *ip->h
+#define NEXT(n)                                                                \
+    do {                                                                       \
+        ip += (n);                                                             \
+        DISPATCH();                                                            \
+    } while (0)
+#define TRAP(kind)                                                             \
+    do {                                                                       \
+        trap = WASM_TRAP_##kind;                                               \
+        goto trapped;                                                          \
+    } while (0)
+
+/* Expression helpers used by the opcode table in ops.h. */
+#define TRUNC_CHECK(a, lo, hi)                                                 \
+    ({                                                                         \
+        if ((a) != (a))                                                        \
+            TRAP(INVALID_CONVERSION);                                          \
+        if (!((a) > (lo) && (a) < (hi)))                                       \
+            TRAP(INT_OVERFLOW);                                                \
+        (a);                                                                   \
+    })
+#define DIV_S(T, a, b)                                                         \
+    ({                                                                         \
+        if ((b) == 0)                                                          \
+            TRAP(DIV_ZERO);                                                    \
+        if ((a) == (__typeof__(a))1 << (sizeof(a) * 8 - 1) && (T)(b) == -1)    \
+            TRAP(INT_OVERFLOW);                                                \
+        (__typeof__(a))((T)(a) / (T)(b));                                      \
+    })
+#define REM_S(T, a, b)                                                         \
+    ({                                                                         \
+        if ((b) == 0)                                                          \
+            TRAP(DIV_ZERO);                                                    \
+        (T)(b) == -1 ? (__typeof__(a))0 : (__typeof__(a))((T)(a) % (T)(b));    \
+    })
+#define DIV_U(a, b)                                                            \
+    ({                                                                         \
+        if ((b) == 0)                                                          \
+            TRAP(DIV_ZERO);                                                    \
+        (a) / (b);                                                             \
+    })
+#define REM_U(a, b)                                                            \
+    ({                                                                         \
+        if ((b) == 0)                                                          \
+            TRAP(DIV_ZERO);                                                    \
+        (a) % (b);                                                             \
+    })
+
+#define MEM_EA(addr_off, offset, n)                                            \
+    uint64_t ea = (uint64_t)RD(uint32_t, addr_off) + (offset);                 \
+    if (__builtin_expect(ea + (n) > memsize, 0))                               \
+        TRAP(MEMORY_OOB);
+
+#define LOAD_HANDLER(name, T, WT, conv)                                        \
+    L_##name:                                                                  \
+    {                                                                          \
+        MEM_EA(ip[1].s.b, ip[2].s.a, sizeof(T));                               \
+        T v;                                                                   \
+        memcpy(&v, mem + ea, sizeof v);                                        \
+        WR(WT, ip[1].s.a, (WT)(conv)v);                                        \
+        NEXT(3);                                                               \
+    }
+
+#define STORE_HANDLER(name, T)                                                 \
+    L_##name:                                                                  \
+    {                                                                          \
+        MEM_EA(ip[1].s.a, ip[2].s.a, sizeof(T));                               \
+        T v = (T)RD(uint64_t, ip[1].s.b);                                      \
+        memcpy(mem + ea, &v, sizeof v);                                        \
+        NEXT(3);                                                               \
+    }
+
+/* Runs x from its saved state, or (x == NULL) fills *tables. */
+static wasm_status interp(wasm_exec *x, interp_tables *tables)
+{
+    static const void *const labels[OP_COUNT] = {
+#define LBL_PLAIN(name) [OP_##name] = &&L_##name,
+#define LBL_NUM1(name, opc, ta, tr, ca, cr, e) [OP_##name] = &&L_##name,
+#define LBL_NUM2(name, opc, ta, tr, ca, cr, e)                                 \
+    [OP_##name] = &&L_##name, [OP_##name##_I] = &&L_##name##_I,
+        WASM_CONTROL_OPS(LBL_PLAIN) WASM_UNOPS(LBL_NUM1)
+            WASM_SATOPS(LBL_NUM1) WASM_BINOPS(LBL_NUM2)
+#undef LBL_PLAIN
+#undef LBL_NUM1
+#undef LBL_NUM2
+    };
+    static const cell halt_code[1] = {{.h = &&L_HALT}};
+    if (x == NULL) {
+        tables->handlers = labels;
+        tables->halt = halt_code;
+        return WASM_DONE;
+    }
+
+    const cell *ip = x->ip;
+    uint64_t *fp = x->fp;
+    wasm_func *func = x->func;
+    wasm_instance *inst = func->inst;
+    wasm_memory *M = inst->mem0;
+    uint8_t *mem = M->data;
+    uint64_t memsize = M->size;
+    int64_t fuel = x->fuel;
+    frame *const frames = x->frames;
+    uint32_t depth = x->depth;
+    uint64_t *const stack_end = x->stack_end;
+    wasm_trap trap = WASM_TRAP_NONE;
+
+    /* Shared call sequence state. */
+    wasm_func *callee;
+    uint64_t *nfp;
+    bool metered;
+
+    DISPATCH();
+
+L_HALT:
+    x->fuel = fuel;
+    x->depth = 0;
+    x->state = EXEC_DONE;
+    return WASM_DONE;
+
+L_UNREACHABLE:
+    TRAP(UNREACHABLE);
+
+L_COPY:
+    WR(uint64_t, ip[1].s.a, RD(uint64_t, ip[1].s.b));
+    NEXT(2);
+
+L_CONST:
+    WR(uint64_t, ip[1].s.a, ip[2].u64);
+    NEXT(3);
+
+L_BR:
+    ip += (int32_t)ip[1].s.a;
+    DISPATCH();
+
+L_BR_M:
+    fuel -= ip[1].s.b;
+    ip += (int32_t)ip[1].s.a;
+    if (__builtin_expect(fuel < 0, 0))
+        goto out_of_fuel;
+    DISPATCH();
+
+L_BR_IF:
+    if (RD(uint32_t, ip[1].s.a)) {
+        ip += (int32_t)ip[1].s.b;
+        DISPATCH();
+    }
+    NEXT(2);
+
+L_BR_UNLESS:
+    if (!RD(uint32_t, ip[1].s.a)) {
+        ip += (int32_t)ip[1].s.b;
+        DISPATCH();
+    }
+    NEXT(2);
+
+L_BR_IF_M:
+    if (RD(uint32_t, ip[1].s.a)) {
+        fuel -= ip[2].s.a;
+        ip += (int32_t)ip[1].s.b;
+        if (__builtin_expect(fuel < 0, 0))
+            goto out_of_fuel;
+        DISPATCH();
+    }
+    NEXT(3);
+
+L_BR_TABLE: {
+    uint32_t i = RD(uint32_t, ip[1].s.a);
+    uint32_t n = ip[1].s.b;
+    if (i > n)
+        i = n;
+    ip += (int32_t)ip[2 + i].s.a;
+    DISPATCH();
+}
+
+L_RETURN1:
+    fp[0] = RD(uint64_t, ip[1].s.a);
+    /* fall through */
+L_RETURN: {
+    const frame *f = &frames[--depth];
+    ip = f->ip;
+    fp = f->fp;
+    if (f->func != func) {
+        func = f->func;
+        if (func == NULL)
+            DISPATCH(); /* the halt frame */
+        inst = func->inst;
+        M = inst->mem0;
+        mem = M->data;
+    }
+    memsize = M->size; /* the callee may have grown it */
+    DISPATCH();
+}
+
+L_CALL:
+    callee = inst->funcs[ip[1].s.a];
+    nfp = (uint64_t *)SP(ip[1].s.b);
+    metered = false;
+    ip += 2;
+    goto do_call;
+
+L_CALL_M:
+    callee = inst->funcs[ip[1].s.a];
+    nfp = (uint64_t *)SP(ip[1].s.b);
+    metered = true;
+    ip += 2;
+    goto do_call;
+
+L_CALL_INDIRECT:
+    metered = false;
+    goto do_call_indirect;
+L_CALL_INDIRECT_M:
+    metered = true;
+do_call_indirect: {
+    const wasm_table *T = inst->tables[ip[1].s.b];
+    uint32_t i = RD(uint32_t, ip[2].s.a);
+    if (i >= T->size)
+        TRAP(UNDEFINED_ELEMENT);
+    callee = (wasm_func *)(uintptr_t)T->elems[i];
+    if (callee == NULL)
+        TRAP(UNINITIALIZED_ELEMENT);
+    if (!wasm__functype_eq(callee->type, &inst->m->types[ip[1].s.a]))
+        TRAP(INDIRECT_CALL_MISMATCH);
+    nfp = (uint64_t *)SP(ip[2].s.b);
+    ip += 3;
+}
+do_call:
+    if (callee->host)
+        goto do_host_call;
+    {
+        const cfunc *cf = callee->cf;
+        if (__builtin_expect(depth >= x->max_depth ||
+                                 nfp + cf->frame_slots > stack_end,
+                             0))
+            TRAP(CALL_STACK_EXHAUSTED);
+        frames[depth++] = (frame){.ip = ip, .fp = fp, .func = func};
+        fp = nfp;
+        if (callee->inst != inst) {
+            inst = callee->inst;
+            M = inst->mem0;
+            mem = M->data;
+            memsize = M->size;
+        }
+        func = callee;
+        if (cf->nlocals)
+            memset(fp + cf->type->nparams, 0, (size_t)cf->nlocals * 8);
+        ip = cf->code;
+        if (metered) {
+            fuel -= cf->entry_cost;
+            if (__builtin_expect(fuel < 0, 0))
+                goto out_of_fuel;
+        }
+        DISPATCH();
+    }
+
+do_host_call: {
+    const wasm_functype *t = callee->type;
+    uint32_t need = t->nparams > t->nresults ? t->nparams : t->nresults;
+    if (nfp + need > stack_end)
+        TRAP(CALL_STACK_EXHAUSTED);
+    x->ip = ip;
+    x->fp = fp;
+    x->func = func;
+    x->depth = depth;
+    x->fuel = fuel;
+    x->host_slots = nfp;
+    x->host_func = callee;
+    wasm_host_status st = callee->host(x, callee->env, nfp);
+    if (st == WASM_HOST_OK) {
+        memsize = M->size;
+        DISPATCH();
+    }
+    if (st == WASM_HOST_SUSPEND) {
+        x->state = EXEC_SUSPENDED;
+        return WASM_SUSPENDED;
+    }
+    if (x->trap == WASM_TRAP_NONE)
+        x->trap = WASM_TRAP_HOST;
+    trap = x->trap;
+    goto trapped;
+}
+
+L_SELECT:
+    WR(uint64_t, ip[1].s.a,
+       RD(uint32_t, ip[1].s.b) ? RD(uint64_t, ip[2].s.a)
+                               : RD(uint64_t, ip[2].s.b));
+    NEXT(3);
+
+L_GLOBAL_GET:
+    WR(uint64_t, ip[1].s.a, inst->globals[ip[1].s.b]->value);
+    NEXT(2);
+
+L_GLOBAL_SET:
+    inst->globals[ip[1].s.b]->value = RD(uint64_t, ip[1].s.a);
+    NEXT(2);
+
+    LOAD_HANDLER(LOAD32, uint32_t, uint32_t, uint32_t)
+    LOAD_HANDLER(LOAD64, uint64_t, uint64_t, uint64_t)
+    LOAD_HANDLER(LOAD8_S32, int8_t, uint32_t, int32_t)
+    LOAD_HANDLER(LOAD8_U, uint8_t, uint64_t, uint64_t)
+    LOAD_HANDLER(LOAD16_S32, int16_t, uint32_t, int32_t)
+    LOAD_HANDLER(LOAD16_U, uint16_t, uint64_t, uint64_t)
+    LOAD_HANDLER(LOAD8_S64, int8_t, uint64_t, int64_t)
+    LOAD_HANDLER(LOAD16_S64, int16_t, uint64_t, int64_t)
+    LOAD_HANDLER(LOAD32_S64, int32_t, uint64_t, int64_t)
+    LOAD_HANDLER(LOAD32_U64, uint32_t, uint64_t, uint64_t)
+    STORE_HANDLER(STORE32, uint32_t)
+    STORE_HANDLER(STORE64, uint64_t)
+    STORE_HANDLER(STORE8, uint8_t)
+    STORE_HANDLER(STORE16, uint16_t)
+
+L_MEMORY_SIZE:
+    WR(uint32_t, ip[1].s.a, M->pages);
+    NEXT(2);
+
+L_MEMORY_GROW: {
+    int64_t r = wasm__memory_grow(M, RD(uint32_t, ip[1].s.b));
+    memsize = M->size;
+    WR(uint32_t, ip[1].s.a, (uint32_t)r);
+    NEXT(2);
+}
+
+L_MEMORY_FILL: {
+    uint64_t d = RD(uint32_t, ip[1].s.a);
+    uint32_t v = RD(uint32_t, ip[1].s.b);
+    uint64_t n = RD(uint32_t, ip[2].s.a);
+    if (d + n > memsize)
+        TRAP(MEMORY_OOB);
+    memset(mem + d, (int)(uint8_t)v, n);
+    NEXT(3);
+}
+
+L_MEMORY_COPY: {
+    uint64_t d = RD(uint32_t, ip[1].s.a);
+    uint64_t s = RD(uint32_t, ip[1].s.b);
+    uint64_t n = RD(uint32_t, ip[2].s.a);
+    if (d + n > memsize || s + n > memsize)
+        TRAP(MEMORY_OOB);
+    memmove(mem + d, mem + s, n);
+    NEXT(3);
+}
+
+L_MEMORY_INIT: {
+    uint64_t d = RD(uint32_t, ip[1].s.a);
+    uint64_t s = RD(uint32_t, ip[1].s.b);
+    uint64_t n = RD(uint32_t, ip[2].s.a);
+    uint32_t seg = ip[2].s.b;
+    const data_segment *ds = &inst->m->datas[seg];
+    uint64_t len = inst->data_dropped[seg] ? 0 : ds->len;
+    if (s + n > len || d + n > memsize)
+        TRAP(MEMORY_OOB);
+    if (n)
+        memcpy(mem + d, ds->bytes + s, n);
+    NEXT(3);
+}
+
+L_DATA_DROP:
+    inst->data_dropped[ip[1].s.a] = 1;
+    NEXT(2);
+
+L_TABLE_GET: {
+    const wasm_table *T = inst->tables[ip[2].s.a];
+    uint32_t i = RD(uint32_t, ip[1].s.b);
+    if (i >= T->size)
+        TRAP(TABLE_OOB);
+    WR(uint64_t, ip[1].s.a, T->elems[i]);
+    NEXT(3);
+}
+
+L_TABLE_SET: {
+    wasm_table *T = inst->tables[ip[2].s.a];
+    uint32_t i = RD(uint32_t, ip[1].s.a);
+    if (i >= T->size)
+        TRAP(TABLE_OOB);
+    T->elems[i] = RD(uint64_t, ip[1].s.b);
+    NEXT(3);
+}
+
+L_TABLE_SIZE:
+    WR(uint32_t, ip[1].s.a, inst->tables[ip[1].s.b]->size);
+    NEXT(2);
+
+L_TABLE_GROW: {
+    uint64_t init = RD(uint64_t, ip[1].s.b);
+    uint32_t n = RD(uint32_t, ip[2].s.a);
+    int64_t r = wasm__table_grow(inst->tables[ip[2].s.b], n, init);
+    WR(uint32_t, ip[1].s.a, (uint32_t)r);
+    NEXT(3);
+}
+
+L_TABLE_FILL: {
+    wasm_table *T = inst->tables[ip[2].s.b];
+    uint64_t i = RD(uint32_t, ip[1].s.a);
+    uint64_t v = RD(uint64_t, ip[1].s.b);
+    uint64_t n = RD(uint32_t, ip[2].s.a);
+    if (i + n > T->size)
+        TRAP(TABLE_OOB);
+    for (uint64_t k = 0; k < n; k++)
+        T->elems[i + k] = v;
+    NEXT(3);
+}
+
+L_TABLE_COPY: {
+    wasm_table *TD = inst->tables[ip[3].s.a];
+    const wasm_table *TS = inst->tables[ip[3].s.b];
+    uint64_t d = RD(uint32_t, ip[1].s.a);
+    uint64_t s = RD(uint32_t, ip[1].s.b);
+    uint64_t n = RD(uint32_t, ip[2].s.a);
+    if (d + n > TD->size || s + n > TS->size)
+        TRAP(TABLE_OOB);
+    if (n)
+        memmove(TD->elems + d, TS->elems + s, n * sizeof *TD->elems);
+    NEXT(4);
+}
+
+L_TABLE_INIT: {
+    wasm_table *T = inst->tables[ip[2].s.b];
+    uint32_t seg = ip[3].s.a;
+    const elem_segment *es = &inst->m->elems[seg];
+    uint64_t d = RD(uint32_t, ip[1].s.a);
+    uint64_t s = RD(uint32_t, ip[1].s.b);
+    uint64_t n = RD(uint32_t, ip[2].s.a);
+    uint64_t len = inst->elem_dropped[seg] ? 0 : es->count;
+    if (s + n > len || d + n > T->size)
+        TRAP(TABLE_OOB);
+    for (uint64_t k = 0; k < n; k++)
+        T->elems[d + k] = wasm__eval_const(inst, &es->items[s + k]);
+    NEXT(4);
+}
+
+L_ELEM_DROP:
+    inst->elem_dropped[ip[1].s.a] = 1;
+    NEXT(2);
+
+L_REF_FUNC:
+    WR(uint64_t, ip[1].s.a, (uint64_t)(uintptr_t)inst->funcs[ip[1].s.b]);
+    NEXT(2);
+
+L_REF_IS_NULL:
+    WR(uint32_t, ip[1].s.a, RD(uint64_t, ip[1].s.b) == 0);
+    NEXT(2);
+
+#define H_UN(name, opc, ta, tr, ca, cr, e)                                     \
+    L_##name:                                                                  \
+    {                                                                          \
+        ca a = RD(ca, ip[1].s.b);                                              \
+        WR(cr, ip[1].s.a, (cr)(e));                                            \
+        NEXT(2);                                                               \
+    }
+#define H_BIN(name, opc, ta, tr, ca, cr, e)                                    \
+    L_##name:                                                                  \
+    {                                                                          \
+        ca a = RD(ca, ip[1].s.b);                                              \
+        ca b = RD(ca, ip[2].s.a);                                              \
+        WR(cr, ip[1].s.a, (cr)(e));                                            \
+        NEXT(3);                                                               \
+    }                                                                          \
+    L_##name##_I:                                                              \
+    {                                                                          \
+        ca a = RD(ca, ip[1].s.b);                                              \
+        ca b = IMM(ca, &ip[2]);                                                \
+        WR(cr, ip[1].s.a, (cr)(e));                                            \
+        NEXT(3);                                                               \
+    }
+    WASM_UNOPS(H_UN)
+    WASM_SATOPS(H_UN)
+    WASM_BINOPS(H_BIN)
+#undef H_UN
+#undef H_BIN
+
+out_of_fuel:
+    x->ip = ip;
+    x->fp = fp;
+    x->func = func;
+    x->depth = depth;
+    x->fuel = fuel;
+    x->state = EXEC_READY;
+    return WASM_OUT_OF_FUEL;
+
+trapped:
+    x->fuel = fuel;
+    x->depth = 0;
+    x->trap = trap;
+    x->state = EXEC_TRAPPED;
+    return WASM_TRAPPED;
+}
+
+const void *const *wasm__handlers(void)
+{
+    interp_tables t;
+    interp(NULL, &t);
+    return t.handlers;
+}
+
+const cell *wasm__halt_code(void)
+{
+    interp_tables t;
+    interp(NULL, &t);
+    return t.halt;
+}
+
+/* ---- the execution API ---- */
+
+wasm_exec *wasm_exec_new(wasm_store *s)
+{
+    wasm_exec *x = calloc(1, sizeof *x);
+    if (x == NULL)
+        return NULL;
+    x->s = s;
+    size_t slots = s->limits.stack_slots ? s->limits.stack_slots : 1;
+    x->stack = calloc(slots, sizeof *x->stack);
+    x->max_depth = s->limits.max_call_depth ? s->limits.max_call_depth : 1;
+    x->frames = calloc(x->max_depth + 1, sizeof *x->frames);
+    if (x->stack == NULL || x->frames == NULL) {
+        free(x->stack);
+        free(x->frames);
+        free(x);
+        return NULL;
+    }
+    x->stack_end = x->stack + slots;
+    x->state = EXEC_IDLE;
+    return x;
+}
+
+void wasm_exec_delete(wasm_exec *x)
+{
+    if (x == NULL)
+        return;
+    free(x->stack);
+    free(x->frames);
+    free(x);
+}
+
+shoal_err wasm_exec_call(wasm_exec *x, wasm_func *f, const uint64_t *args,
+                         uint32_t nargs)
+{
+    if (x->state == EXEC_READY || x->state == EXEC_SUSPENDED)
+        return SHOAL_ESTATE;
+    if (nargs != f->type->nparams)
+        return SHOAL_EINVAL;
+    uint32_t need = f->type->nparams > f->type->nresults ? f->type->nparams
+                                                         : f->type->nresults;
+    if (!f->host)
+        need = f->cf->frame_slots;
+    if ((size_t)(x->stack_end - x->stack) < need)
+        return SHOAL_ELIMIT;
+    if (nargs)
+        memcpy(x->stack, args, nargs * sizeof *args);
+    x->entry = f;
+    x->trap = WASM_TRAP_NONE;
+    x->trap_detail[0] = '\0';
+    x->exit_code = 0;
+    x->nresults = f->type->nresults;
+    x->fp = x->stack;
+    x->host_slots = NULL;
+    if (f->host) {
+        x->ip = NULL;
+        x->func = NULL;
+        x->depth = 0;
+        x->entry_pending = true;
+        x->state = EXEC_READY;
+        return SHOAL_OK;
+    }
+    x->frames[0] = (frame){.ip = wasm__halt_code(), .fp = x->stack,
+                           .func = NULL};
+    x->depth = 1;
+    const cfunc *cf = f->cf;
+    if (cf->nlocals)
+        memset(x->stack + f->type->nparams, 0, (size_t)cf->nlocals * 8);
+    x->ip = cf->code;
+    x->func = f;
+    x->entry_pending = true;
+    x->state = EXEC_READY;
+    return SHOAL_OK;
+}
+
+/* Zeroes the unused high half of 32-bit results so the embedder sees
+ * clean values. */
+static void clean_results(wasm_exec *x)
+{
+    const wasm_functype *t = x->entry->type;
+    for (uint32_t i = 0; i < t->nresults; i++) {
+        uint8_t vt = t->types[t->nparams + i];
+        if (vt == WASM_I32 || vt == WASM_F32)
+            x->stack[i] &= 0xffffffffu;
+    }
+}
+
+wasm_status wasm_exec_run(wasm_exec *x)
+{
+    if (x->state != EXEC_READY)
+        return x->state == EXEC_TRAPPED ? WASM_TRAPPED
+               : x->state == EXEC_SUSPENDED ? WASM_SUSPENDED
+                                            : WASM_DONE;
+    int64_t before = x->fuel;
+    wasm_status st;
+    wasm_func *f = x->entry;
+    if (f->host) {
+        /* A host function called directly: no Wasm frames at all. */
+        if (!x->entry_pending) {
+            x->state = EXEC_DONE;
+            st = WASM_DONE;
+        } else {
+            x->entry_pending = false;
+            x->host_slots = x->stack;
+            x->host_func = f;
+            wasm_host_status hs = f->host(x, f->env, x->stack);
+            if (hs == WASM_HOST_OK) {
+                x->state = EXEC_DONE;
+                st = WASM_DONE;
+            } else if (hs == WASM_HOST_SUSPEND) {
+                x->state = EXEC_SUSPENDED;
+                st = WASM_SUSPENDED;
+            } else {
+                if (x->trap == WASM_TRAP_NONE)
+                    x->trap = WASM_TRAP_HOST;
+                x->state = EXEC_TRAPPED;
+                st = WASM_TRAPPED;
+            }
+        }
+    } else {
+        if (x->entry_pending) {
+            x->entry_pending = false;
+            if (f->inst->m->metering) {
+                x->fuel -= f->cf->entry_cost;
+                if (x->fuel < 0) {
+                    x->fuel_used += (uint64_t)(before - x->fuel);
+                    return WASM_OUT_OF_FUEL;
+                }
+            }
+        }
+        st = interp(x, NULL);
+    }
+    x->fuel_used += (uint64_t)(before - x->fuel);
+    if (st == WASM_DONE)
+        clean_results(x);
+    return st;
+}
+
+void wasm_exec_set_fuel(wasm_exec *x, int64_t fuel)
+{
+    x->fuel = fuel;
+}
+
+int64_t wasm_exec_fuel(const wasm_exec *x)
+{
+    return x->fuel;
+}
+
+uint64_t wasm_exec_fuel_used(const wasm_exec *x)
+{
+    return x->fuel_used;
+}
+
+const uint64_t *wasm_exec_results(const wasm_exec *x, uint32_t *nresults)
+{
+    *nresults = x->state == EXEC_DONE ? x->nresults : 0;
+    return x->stack;
+}
+
+wasm_trap wasm_exec_trap(const wasm_exec *x)
+{
+    return x->trap;
+}
+
+const char *wasm_exec_trap_detail(const wasm_exec *x)
+{
+    return x->trap_detail[0] ? x->trap_detail : wasm_trap_message(x->trap);
+}
+
+int32_t wasm_exec_exit_code(const wasm_exec *x)
+{
+    return x->exit_code;
+}
+
+void wasm_exec_set_host_trap(wasm_exec *x, const char *msg)
+{
+    x->trap = WASM_TRAP_HOST;
+    snprintf(x->trap_detail, sizeof x->trap_detail, "%s", msg ? msg : "");
+}
+
+void wasm_exec_set_exit(wasm_exec *x, int32_t code)
+{
+    x->trap = WASM_TRAP_EXIT;
+    x->exit_code = code;
+    snprintf(x->trap_detail, sizeof x->trap_detail, "exit code %d",
+             (int)code);
+}
+
+wasm_memory *wasm_exec_caller_memory(const wasm_exec *x)
+{
+    if (x->func == NULL || x->func->inst->m->nmems == 0)
+        return NULL;
+    return x->func->inst->mem0;
+}
+
+shoal_err wasm_exec_complete_host(wasm_exec *x, const uint64_t *results,
+                                  uint32_t nresults)
+{
+    if (x->state != EXEC_SUSPENDED)
+        return SHOAL_ESTATE;
+    if (nresults != x->host_func->type->nresults)
+        return SHOAL_EINVAL;
+    if (nresults)
+        memcpy(x->host_slots, results, nresults * sizeof *results);
+    x->state = EXEC_READY;
+    return SHOAL_OK;
+}
+
+void wasm_exec_set_userdata(wasm_exec *x, void *p)
+{
+    x->userdata = p;
+}
+
+void *wasm_exec_userdata(const wasm_exec *x)
+{
+    return x->userdata;
+}
+
+const char *wasm_trap_message(wasm_trap t)
+{
+    static const char *const msgs[] = {
+#define TRAP_MSG(name, msg) msg,
+        WASM_TRAP_MAP(TRAP_MSG)
+#undef TRAP_MSG
+    };
+    if ((unsigned)t >= sizeof msgs / sizeof *msgs)
+        return "unknown trap";
+    return msgs[t];
+}
