@@ -71,6 +71,8 @@ typedef struct comp {
 
     /* The last instruction's result slot, for retargeting to a local. */
     bool last_valid;
+    op last_op;           /* a comparison or i32.eqz, or OP_COUNT */
+    size_t last_start;    /* its first cell */
     uint32_t last_pos;    /* operand stack position it wrote */
     size_t last_cell;     /* cell holding its dst in s.a */
     size_t last_end;      /* ncode right after it */
@@ -163,6 +165,8 @@ static inline uint32_t home_off(const comp *c, uint32_t pos)
 static void note_result(comp *c, size_t at, uint32_t pos)
 {
     c->last_valid = true;
+    c->last_op = OP_COUNT;
+    c->last_start = at;
     c->last_pos = pos;
     c->last_cell = at + 1;
     c->last_end = c->ncode;
@@ -547,6 +551,15 @@ static bool read_blocktype(comp *c, uint32_t *np, const uint8_t **params,
     return true;
 }
 
+/* For each comparison (slot and immediate forms) its compare-and-branch
+ * op; +2 gives the metered form, +4 the branch-if-false form. */
+static const uint16_t fuse_base[OP_COUNT] = {
+#define FUSE_ENTRY(name, opc, ta, tr, ca, cr, e)                               \
+    [OP_##name] = OP_BRIF_##name, [OP_##name##_I] = OP_BRIF_##name##_I,
+    WASM_CMPOPS(FUSE_ENTRY)
+#undef FUSE_ENTRY
+};
+
 /* ---- instructions ---- */
 
 static const uint8_t numtypes[] = {
@@ -575,6 +588,8 @@ static bool unop(comp *c, op o, uint8_t ta, uint8_t tr)
         if (!push(c, tr))
             return false;
         note_result(c, at, pos);
+        if (o == OP_I32_EQZ)
+            c->last_op = o;
         return true;
     }
     return push(c, tr);
@@ -591,15 +606,33 @@ static bool binop(comp *c, op o, uint8_t ta, uint8_t tr)
     if (!live(c))
         return push(c, tr);
     uint32_t a;
+    size_t at;
+    op emitted;
+    if (c->vs[pa].kind == V_CONST && vb.kind != V_CONST) {
+        /* The _R form: immediate left operand. */
+        uint32_t b = vb.kind == V_LOCAL ? slot_off(vb.local) : home_off(c, pb);
+        emitted = (op)(o + 2);
+        at = emit(c, emitted, 2);
+        if (at == SIZE_MAX)
+            return false;
+        c->code[at + 1].s.a = home_off(c, pa);
+        c->code[at + 1].s.b = b;
+        c->code[at + 2].u64 = c->vs[pa].imm;
+        if (!push(c, tr))
+            return false;
+        note_result(c, at, pa);
+        return true;
+    }
     if (!operand(c, pa, &a))
         return false;
-    size_t at;
     if (vb.kind == V_CONST) {
-        at = emit(c, (op)(o + 1), 2); /* the _I form follows */
+        emitted = (op)(o + 1); /* the _I form follows */
+        at = emit(c, emitted, 2);
         if (at == SIZE_MAX)
             return false;
         c->code[at + 2].u64 = vb.imm;
     } else {
+        emitted = o;
         uint32_t b = vb.kind == V_LOCAL ? slot_off(vb.local) : home_off(c, pb);
         at = emit(c, o, 2);
         if (at == SIZE_MAX)
@@ -611,6 +644,8 @@ static bool binop(comp *c, op o, uint8_t ta, uint8_t tr)
     if (!push(c, tr))
         return false;
     note_result(c, at, pa);
+    if (fuse_base[emitted])
+        c->last_op = emitted;
     return true;
 }
 
@@ -739,6 +774,54 @@ static bool do_call(comp *c, const wasm_functype *t, bool indirect,
     return true;
 }
 
+/* Can the instruction just emitted, which computed the condition at
+ * cond_pos, become a branch taken when the condition is `when`? kind: 0
+ * plain, 2 metered loop back-edge. */
+static bool fusable(const comp *c, uint32_t cond_pos, bool when, int kind)
+{
+    if (!(c->last_valid && c->last_op != OP_COUNT &&
+          c->last_pos == cond_pos && c->last_end == c->ncode &&
+          c->vs[cond_pos].kind == V_STACK))
+        return false;
+    /* There is no metered branch-if-zero to fold i32.eqz into. */
+    return !(c->last_op == OP_I32_EQZ && kind == 2 && when);
+}
+
+/* Rewrites the last instruction (a comparison or i32.eqz) into a branch
+ * taken when the condition is `when`. Returns the branch's start, or
+ * SIZE_MAX when out of memory; *offcell and *offhalf say where its offset goes,
+ * and a metered cost goes to s.b of cell start + 2. */
+static size_t fuse(comp *c, bool when, int kind, size_t *offcell,
+                   int *offhalf)
+{
+    size_t at = c->last_start;
+    cell c1 = c->code[at + 1];
+    c->last_valid = false;
+    if (c->last_op == OP_I32_EQZ) {
+        /* eqz then branch-if-true is branch-if-zero on the operand. */
+        c->code[at].h = c->H[when ? OP_BR_UNLESS : OP_BR_IF];
+        c->code[at + 1].s.a = c1.s.b;
+        c->code[at + 1].s.b = 0;
+        *offcell = at + 1;
+        *offhalf = 1;
+        return at;
+    }
+    if (!reserve_code(c, 1))
+        return SIZE_MAX;
+    cell c2 = c->code[at + 2];
+    uint16_t base = fuse_base[c->last_op];
+    bool imm = (base - OP_BRIF_I32_EQ) % 6 == 1;
+    c->code[at].h = c->H[base + (when ? kind : 4)];
+    c->code[at + 1].s.a = c1.s.b;
+    c->code[at + 1].s.b = imm ? 0 : c2.s.a;
+    c->code[at + 2].u64 = 0;
+    c->code[at + 3].u64 = imm ? c2.u64 : 0;
+    c->ncode = at + 4;
+    *offcell = at + 2;
+    *offhalf = 0;
+    return at;
+}
+
 static bool br_to(comp *c, uint32_t d, bool conditional)
 {
     ctrl *t = &c->cs[c->ncs - 1 - d];
@@ -763,6 +846,23 @@ static bool br_to(comp *c, uint32_t d, bool conditional)
         return emit_moves(c, t, n) && emit_jump(c, d);
     }
     if (!is_return && !needs_moves(c, t, n)) {
+        int kind = t->kind == C_LOOP && c->metering ? 2 : 0;
+        if (fusable(c, cond_pos, true, kind)) {
+            size_t cellidx;
+            int half;
+            size_t at = fuse(c, true, kind, &cellidx, &half);
+            if (at == SIZE_MAX)
+                return false;
+            if (kind) {
+                uint32_t cost = c->ninstr - t->loop_instr;
+                c->code[at + 2].s.b = cost ? cost : 1;
+            }
+            if (t->kind == C_LOOP) {
+                set_off(c, cellidx, half, at, t->loop_pc);
+                return true;
+            }
+            return add_fixup(c, &t->fixups, cellidx, half, at);
+        }
         if (t->kind == C_LOOP && c->metering) {
             size_t at = emit(c, OP_BR_IF_M, 2);
             if (at == SIZE_MAX)
@@ -1193,17 +1293,18 @@ static bool compile_body(comp *c)
             const uint8_t *params, *results;
             if (!read_blocktype(c, &np, &params, &nr, &results))
                 return false;
-            uint32_t cond_off = 0;
-            if (opc == 0x04) {
-                if (!pop(c, WASM_I32, NULL, &pos))
-                    return false;
-                if (live(c) && !operand(c, pos, &cond_off))
-                    return false;
-            }
+            uint32_t cond_off = 0, cond_pos = 0;
+            if (opc == 0x04 && !pop(c, WASM_I32, NULL, &cond_pos))
+                return false;
             if (!pop_types(c, params, np))
                 return false;
             c->nvs += np;
             if (!materialize_all(c))
+                return false;
+            bool fused = opc == 0x04 && live(c) &&
+                         fusable(c, cond_pos, false, 0);
+            if (opc == 0x04 && live(c) && !fused &&
+                !operand(c, cond_pos, &cond_off))
                 return false;
             for (uint32_t i = 0; i < np; i++)
                 c->vs[c->nvs - np + i].type = params[i];
@@ -1216,7 +1317,14 @@ static bool compile_body(comp *c)
             c->last_valid = false;
             if (opc == 0x03)
                 c->loop_depth++;
-            if (opc == 0x04 && live(c)) {
+            if (fused) {
+                size_t cellidx;
+                int half;
+                size_t at = fuse(c, false, 0, &cellidx, &half);
+                if (at == SIZE_MAX ||
+                    !add_fixup(c, &t->else_fixup, cellidx, half, at))
+                    return false;
+            } else if (opc == 0x04 && live(c)) {
                 size_t at = emit(c, OP_BR_UNLESS, 1);
                 if (at == SIZE_MAX)
                     return false;

@@ -102,9 +102,19 @@ static wasm_status interp(wasm_exec *x, interp_tables *tables)
 #define LBL_PLAIN(name) [OP_##name] = &&L_##name,
 #define LBL_NUM1(name, opc, ta, tr, ca, cr, e) [OP_##name] = &&L_##name,
 #define LBL_NUM2(name, opc, ta, tr, ca, cr, e)                                 \
-    [OP_##name] = &&L_##name, [OP_##name##_I] = &&L_##name##_I,
+    [OP_##name] = &&L_##name, [OP_##name##_I] = &&L_##name##_I,                \
+    [OP_##name##_R] = &&L_##name##_R,
+#define LBL_FUSED(name, opc, ta, tr, ca, cr, e)                                \
+    [OP_BRIF_##name] = &&L_BRIF_##name,                                        \
+    [OP_BRIF_##name##_I] = &&L_BRIF_##name##_I,                                \
+    [OP_BRIFM_##name] = &&L_BRIFM_##name,                                      \
+    [OP_BRIFM_##name##_I] = &&L_BRIFM_##name##_I,                              \
+    [OP_BRUN_##name] = &&L_BRUN_##name,                                        \
+    [OP_BRUN_##name##_I] = &&L_BRUN_##name##_I,
         WASM_CONTROL_OPS(LBL_PLAIN) WASM_UNOPS(LBL_NUM1)
             WASM_SATOPS(LBL_NUM1) WASM_BINOPS(LBL_NUM2)
+                WASM_CMPOPS(LBL_FUSED)
+#undef LBL_FUSED
 #undef LBL_PLAIN
 #undef LBL_NUM1
 #undef LBL_NUM2
@@ -485,12 +495,45 @@ L_REF_IS_NULL:
         ca b = IMM(ca, &ip[2]);                                                \
         WR(cr, ip[1].s.a, (cr)(e));                                            \
         NEXT(3);                                                               \
+    }                                                                          \
+    L_##name##_R:                                                              \
+    {                                                                          \
+        ca a = IMM(ca, &ip[2]);                                                \
+        ca b = RD(ca, ip[1].s.b);                                              \
+        WR(cr, ip[1].s.a, (cr)(e));                                            \
+        NEXT(3);                                                               \
     }
+/* Compare-and-branch: [a|b][off|cost][imm]. */
+#define H_BRANCH(label, ca, bexpr, e, taken, metered)                          \
+    label:                                                                     \
+    {                                                                          \
+        ca a = RD(ca, ip[1].s.a);                                              \
+        ca b = bexpr;                                                          \
+        if ((e) == (taken)) {                                                  \
+            if (metered)                                                       \
+                fuel -= ip[2].s.b;                                             \
+            ip += (int32_t)ip[2].s.a;                                          \
+            if ((metered) && __builtin_expect(fuel < 0, 0))                    \
+                goto out_of_fuel;                                              \
+            DISPATCH();                                                        \
+        }                                                                      \
+        NEXT(4);                                                               \
+    }
+#define H_FUSED(name, opc, ta, tr, ca, cr, e)                                  \
+    H_BRANCH(L_BRIF_##name, ca, RD(ca, ip[1].s.b), e, 1, 0)                    \
+    H_BRANCH(L_BRIF_##name##_I, ca, IMM(ca, &ip[3]), e, 1, 0)                  \
+    H_BRANCH(L_BRIFM_##name, ca, RD(ca, ip[1].s.b), e, 1, 1)                   \
+    H_BRANCH(L_BRIFM_##name##_I, ca, IMM(ca, &ip[3]), e, 1, 1)                 \
+    H_BRANCH(L_BRUN_##name, ca, RD(ca, ip[1].s.b), e, 0, 0)                    \
+    H_BRANCH(L_BRUN_##name##_I, ca, IMM(ca, &ip[3]), e, 0, 0)
     WASM_UNOPS(H_UN)
     WASM_SATOPS(H_UN)
     WASM_BINOPS(H_BIN)
+    WASM_CMPOPS(H_FUSED)
 #undef H_UN
 #undef H_BIN
+#undef H_BRANCH
+#undef H_FUSED
 
 out_of_fuel:
     x->ip = ip;

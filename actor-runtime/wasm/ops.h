@@ -84,9 +84,9 @@
     X(I64_TRUNC_SAT_F64_S, 6, F64, I64, f64, u64, num_sat_i64_f64(a))          \
     X(I64_TRUNC_SAT_F64_U, 7, F64, I64, f64, u64, num_sat_u64_f64(a))
 
-/* Binary operators: expression over a and b. Each also gets a variant whose
- * right operand is an immediate in the code. */
-#define WASM_BINOPS(X)                                                         \
+/* Comparisons: binary operators with an i32 result, which may also fuse
+ * with a following br_if or if into one compare-and-branch. */
+#define WASM_CMPOPS(X)                                                         \
     X(I32_EQ, 0x46, I32, I32, u32, u32, a == b)                                \
     X(I32_NE, 0x47, I32, I32, u32, u32, a != b)                                \
     X(I32_LT_S, 0x48, I32, I32, u32, u32, (int32_t)a < (int32_t)b)             \
@@ -118,7 +118,13 @@
     X(F64_LT, 0x63, F64, I32, f64, u32, a < b)                                 \
     X(F64_GT, 0x64, F64, I32, f64, u32, a > b)                                 \
     X(F64_LE, 0x65, F64, I32, f64, u32, a <= b)                                \
-    X(F64_GE, 0x66, F64, I32, f64, u32, a >= b)                                \
+    X(F64_GE, 0x66, F64, I32, f64, u32, a >= b)
+
+/* Binary operators: expression over a and b. Each also gets a variant whose
+ * right operand (NAME_I) or left operand (NAME_R) is an immediate. */
+#define WASM_BINOPS(X) WASM_CMPOPS(X) WASM_ARITHOPS(X)
+
+#define WASM_ARITHOPS(X)                                                       \
     X(I32_ADD, 0x6a, I32, I32, u32, u32, a + b)                                \
     X(I32_SUB, 0x6b, I32, I32, u32, u32, a - b)                                \
     X(I32_MUL, 0x6c, I32, I32, u32, u32, a * b)                                \
@@ -259,16 +265,26 @@
     X(REF_IS_NULL) /* [dst|src] */
 
 /* The internal opcode enum: control ops, then each numeric op in its
- * slot-slot form (NAME) and, for binary ops, slot-immediate form (NAME_I). */
+ * slot-slot form (NAME) and, for binary ops, its immediate forms (NAME_I,
+ * NAME_R); then for each comparison six compare-and-branch ops laid out as
+ * [a|b][off|cost][imm]: branch if true (BRIF), branch if true on a metered
+ * loop back-edge (BRIFM), branch if false (BRUN), each slot-slot and
+ * slot-immediate. */
 typedef enum op {
 #define OP_PLAIN(name) OP_##name,
 #define OP_NUM1(name, opc, ta, tr, ca, cr, e) OP_##name,
-#define OP_NUM2(name, opc, ta, tr, ca, cr, e) OP_##name, OP_##name##_I,
+#define OP_NUM2(name, opc, ta, tr, ca, cr, e)                                  \
+    OP_##name, OP_##name##_I, OP_##name##_R,
+#define OP_FUSED(name, opc, ta, tr, ca, cr, e)                                 \
+    OP_BRIF_##name, OP_BRIF_##name##_I, OP_BRIFM_##name, OP_BRIFM_##name##_I, \
+        OP_BRUN_##name, OP_BRUN_##name##_I,
     WASM_CONTROL_OPS(OP_PLAIN)
     WASM_UNOPS(OP_NUM1)
     WASM_SATOPS(OP_NUM1)
     WASM_BINOPS(OP_NUM2)
+    WASM_CMPOPS(OP_FUSED)
 #undef OP_PLAIN
+#undef OP_FUSED
 #undef OP_NUM1
 #undef OP_NUM2
     OP_COUNT
