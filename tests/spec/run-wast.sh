@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
 # Converts WebAssembly spec scripts with wast2json and runs spec-runner on them.
 #
-# Usage: run-wast.sh RUNNER WAST2JSON SUITE OUTDIR [RUNNER-OPTION...] -- NAME...
+# Usage: run-wast.sh RUNNER WAST2JSON SUITE OUTDIR [RUNNER-OPTION...] -- [NAME...]
 #
-# NAME is a script relative to the testsuite folder, e.g. core/fac.wast. Each
-# is converted into OUTDIR/<script>/ (emptied first), then one spec-runner
-# process runs them all. SHOAL_WASM_TESTSUITE, when set, replaces SUITE.
-# Exits 77 (skip) when the testsuite is not there.
+# NAME is a script relative to the testsuite folder, e.g. core/fac.wast; with
+# no NAME, every core/*.wast of the suite runs. Each script is converted into
+# OUTDIR/<script>/ (emptied first), then one spec-runner process runs them
+# all. SHOAL_WASM_TESTSUITE, when set, replaces SUITE. Exits 77 (skip) when
+# the testsuite is not there.
 set -euo pipefail
 
-if [ $# -lt 5 ]; then
-  echo "usage: run-wast.sh RUNNER WAST2JSON SUITE OUTDIR [OPTION...] -- NAME..." >&2
+if [ $# -lt 4 ]; then
+  echo "usage: run-wast.sh RUNNER WAST2JSON SUITE OUTDIR [OPTION...] -- [NAME...]" >&2
   exit 2
 fi
 runner=$1
@@ -35,6 +36,10 @@ fi
 # messages read core/NAME.wast; every other path must then be absolute.
 case $runner in /*) ;; *) runner=$PWD/$runner ;; esac
 case $out in /*) ;; *) out=$PWD/$out ;; esac
+
+if [ $# -eq 0 ]; then
+  set -- $(cd "$suite" && echo core/*.wast)
+fi
 
 scripts=()
 for name in "$@"; do

@@ -58,6 +58,7 @@ typedef enum spec_kind {
 
 typedef struct spec_counts {
     spec_tally kind[SPEC_NUM_KINDS];
+    uint64_t resumes; /* runs continued after WASM_OUT_OF_FUEL */
 } spec_counts;
 
 /* A name bound to an instance: "$M" of a module command, or the module
@@ -160,6 +161,7 @@ static void counts_add(spec_counts *sum, const spec_counts *c)
         sum->kind[k].failed += c->kind[k].failed;
         sum->kind[k].skipped += c->kind[k].skipped;
     }
+    sum->resumes += c->resumes;
 }
 
 static spec_tally counts_sum(const spec_counts *c)
@@ -175,7 +177,8 @@ static spec_tally counts_sum(const spec_counts *c)
 
 /* "P passed, F failed, S skipped (assertions p/n, modules p/n, actions
  * p/n)": the first three add up to wabt's total for the script. */
-static void print_counts(const char *label, const spec_counts *c)
+static void print_counts(const char *label, const spec_counts *c,
+                         int64_t fuel_slice)
 {
     spec_tally t = counts_sum(c);
     const spec_tally *a = &c->kind[SPEC_KIND_ASSERTION];
@@ -187,6 +190,10 @@ static void print_counts(const char *label, const spec_counts *c)
            label, t.passed, t.failed, t.skipped, a->passed,
            a->passed + a->failed, m->passed, tally_total(m), x->passed,
            tally_total(x));
+    if (fuel_slice > 0)
+        printf("%s: fuel slices of %" PRId64 ", %" PRIu64
+               " resumptions after WASM_OUT_OF_FUEL\n",
+               label, fuel_slice, c->resumes);
 }
 
 /* ---- Small helpers ----------------------------------------------------- */
@@ -349,7 +356,8 @@ static const char *status_name(wasm_status st)
     return "an unknown wasm_status";
 }
 
-/* Runs f with metering in slices of fuel_slice until it finishes. */
+/* Runs the prepared call in slices of --fuel until it stops for another
+ * reason than fuel. Sets *broken when the engine makes no progress. */
 static wasm_status run_sliced(spec_script *sc, spec_buf *why, bool *broken)
 {
     int64_t slice = sc->opts->fuel_slice;
@@ -360,6 +368,7 @@ static wasm_status run_sliced(spec_script *sc, spec_buf *why, bool *broken)
         wasm_status st = wasm_exec_run(sc->exec);
         if (st != WASM_OUT_OF_FUEL)
             return st;
+        sc->counts.resumes++;
         if (wasm_exec_fuel_used(sc->exec) == used_before) {
             spec__buf_printf(why,
                              "WASM_OUT_OF_FUEL with %" PRId64
@@ -779,7 +788,7 @@ static shoal_err load_module(spec_script *sc, const char *name,
     if (err != SHOAL_OK) {
         spec__buf_printf(why, "%s", shoal_err_name(err));
         if (ei.msg[0] != '\0')
-            spec__buf_printf(why, " \"%.*s\"", (int)sizeof ei.msg, ei.msg);
+            spec__buf_printf(why, ": %.*s", (int)sizeof ei.msg, ei.msg);
         if (ei.offset != SIZE_MAX)
             spec__buf_printf(why, " at byte %zu", ei.offset);
         goto out_free_bytes;
@@ -858,7 +867,7 @@ static inst_outcome instantiate_file(spec_script *sc, const char *name,
     if (err != SHOAL_OK) {
         spec__buf_printf(why, "wasm_instantiate: %s", shoal_err_name(err));
         if (ei.msg[0] != '\0')
-            spec__buf_printf(why, " \"%.*s\"", (int)sizeof ei.msg, ei.msg);
+            spec__buf_printf(why, ": %.*s", (int)sizeof ei.msg, ei.msg);
         if (err == SHOAL_EUNLINKABLE)
             outcome = INST_UNLINKABLE;
         else if (err == SHOAL_ETRAP)
@@ -1116,7 +1125,7 @@ out_report:
     *counts = sc.counts;
     *label = strdup(sc.file);
     if (!opts->table_only)
-        print_counts(sc.file, counts);
+        print_counts(sc.file, counts, opts->fuel_slice);
 
     /* The store goes first: its instances hold references to modules. */
     if (sc.exec != NULL)
@@ -1227,7 +1236,7 @@ int main(int argc, char **argv)
         }
         char label[64];
         snprintf(label, sizeof label, "TOTAL (%d scripts)", nfiles);
-        print_counts(label, &total);
+        print_counts(label, &total, opts.fuel_slice);
     }
     status = counts_sum(&total).failed == 0 ? 0 : 1;
 
