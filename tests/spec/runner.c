@@ -58,7 +58,8 @@ typedef enum spec_kind {
 
 typedef struct spec_counts {
     spec_tally kind[SPEC_NUM_KINDS];
-    uint64_t resumes; /* runs continued after WASM_OUT_OF_FUEL */
+    uint64_t resumes;   /* runs continued after WASM_OUT_OF_FUEL */
+    uint64_t fuel_used; /* by the calls that finished, in --fuel mode */
 } spec_counts;
 
 /* A name bound to an instance: "$M" of a module command, or the module
@@ -162,6 +163,7 @@ static void counts_add(spec_counts *sum, const spec_counts *c)
         sum->kind[k].skipped += c->kind[k].skipped;
     }
     sum->resumes += c->resumes;
+    sum->fuel_used += c->fuel_used;
 }
 
 static spec_tally counts_sum(const spec_counts *c)
@@ -190,10 +192,12 @@ static void print_counts(const char *label, const spec_counts *c,
            label, t.passed, t.failed, t.skipped, a->passed,
            a->passed + a->failed, m->passed, tally_total(m), x->passed,
            tally_total(x));
+    /* The fuel used does not depend on the slice size, so these totals
+     * compare across runs with different --fuel values. */
     if (fuel_slice > 0)
         printf("%s: fuel slices of %" PRId64 ", %" PRIu64
-               " resumptions after WASM_OUT_OF_FUEL\n",
-               label, fuel_slice, c->resumes);
+               " resumptions after WASM_OUT_OF_FUEL, %" PRIu64 " fuel used\n",
+               label, fuel_slice, c->resumes, c->fuel_used);
 }
 
 /* ---- Small helpers ----------------------------------------------------- */
@@ -392,6 +396,7 @@ static run_outcome run_call(spec_script *sc, wasm_func *f, const uint64_t *args,
         spec__buf_printf(why, "no wasm_exec (out of memory)");
         return RUN_BROKEN;
     }
+    uint64_t used_before = wasm_exec_fuel_used(sc->exec);
     shoal_err err = wasm_exec_call(sc->exec, f, args, nargs);
     if (err != SHOAL_OK) {
         spec__buf_printf(why, "wasm_exec_call failed: %s", shoal_err_name(err));
@@ -410,8 +415,10 @@ static run_outcome run_call(spec_script *sc, wasm_func *f, const uint64_t *args,
 
     switch (st) {
     case WASM_DONE:
+        sc->counts.fuel_used += wasm_exec_fuel_used(sc->exec) - used_before;
         return RUN_RETURNED;
     case WASM_TRAPPED:
+        sc->counts.fuel_used += wasm_exec_fuel_used(sc->exec) - used_before;
         *trap = wasm_exec_trap(sc->exec);
         return RUN_TRAPPED;
     case WASM_OUT_OF_FUEL:
