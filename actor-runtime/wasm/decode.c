@@ -261,6 +261,15 @@ static bool rd_globaltype(reader *r, globaltype *g)
     return true;
 }
 
+/* Is op the first byte of some WebAssembly 2.0 instruction (SIMD aside)? */
+static bool opcode_exists(uint8_t op)
+{
+    return op <= 0x05 || (op >= 0x0b && op <= 0x11) ||
+           (op >= 0x1a && op <= 0x1c) || (op >= 0x20 && op <= 0x26) ||
+           (op >= 0x28 && op <= 0xc4) || (op >= 0xd0 && op <= 0xd2) ||
+           op == 0xfc;
+}
+
 /* A constant expression: one instruction then `end`. Anything else is
  * reported as invalid (the validator's "constant expression required"). */
 static bool rd_constexpr(reader *r, constexpr *c)
@@ -334,6 +343,10 @@ static bool rd_constexpr(reader *r, constexpr *c)
         return false;
     default:
         r->p--;
+        if (!opcode_exists(op)) {
+            wasm__rd_fail(r, SHOAL_EMALFORMED, "illegal opcode 0x%02x", op);
+            return false;
+        }
         wasm__rd_fail(r, SHOAL_EINVALID,
                       "constant expression required (opcode 0x%02x)", op);
         return false;
