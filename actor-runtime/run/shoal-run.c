@@ -28,6 +28,7 @@
 enum {
     EXIT_LOAD = 1,   /* the module cannot be read, loaded or linked */
     EXIT_USAGE = 2,  /* bad command line */
+    EXIT_FUEL = 3,   /* the --fuel-limit budget ran out */
     EXIT_TRAP = 134, /* the program trapped (128 + SIGABRT, like abort()) */
 };
 
@@ -35,6 +36,7 @@ typedef struct run_opts {
     const char *invoke; /* NULL: run _start */
     bool metered;
     int64_t fuel_slice;
+    uint64_t fuel_limit; /* 0: none */
     bool stats;
     bool limit_memory;
     uint32_t max_memory_pages;
@@ -55,6 +57,8 @@ static const char usage_text[] =
     "                     'Result: VALUE'\n"
     "  --fuel N           meter the code and run it in slices of N fuel;\n"
     "                     prints the fuel used to stderr at the end\n"
+    "  --fuel-limit N     stop with exit status 3 once N fuel is used\n"
+    "                     (implies metering; slices default to N)\n"
     "  --stats            print load, instantiate and run times, fuel used\n"
     "                     and peak resident memory to stderr\n"
     "  --max-memory SIZE  cap linear memory: pages, or bytes with a KiB,\n"
@@ -63,7 +67,8 @@ static const char usage_text[] =
     "  --version          show the version\n"
     "\n"
     "Exit status: the program's exit code; 1 when the module cannot be\n"
-    "loaded or linked; 2 for a bad command line; 134 when it traps.\n";
+    "loaded or linked; 2 for a bad command line; 3 when --fuel-limit\n"
+    "runs out; 134 when it traps.\n";
 
 static void usage_error(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)));
@@ -318,11 +323,28 @@ static int run_call(wasm_exec *x, wasm_func *f, const uint64_t *args,
         return EXIT_LOAD;
     }
     wasm_status st;
-    do {
-        if (o->metered)
-            wasm_exec_set_fuel(x, o->fuel_slice);
+    uint64_t start = wasm_exec_fuel_used(x);
+    for (;;) {
+        if (o->metered) {
+            int64_t slice = o->fuel_slice;
+            if (o->fuel_limit) {
+                uint64_t used = wasm_exec_fuel_used(x) - start;
+                if (used >= o->fuel_limit) {
+                    fprintf(stderr,
+                            "shoal-run: fuel limit of %" PRIu64
+                            " reached (%" PRIu64 " used)\n",
+                            o->fuel_limit, used);
+                    return EXIT_FUEL;
+                }
+                if ((uint64_t)slice > o->fuel_limit - used)
+                    slice = (int64_t)(o->fuel_limit - used);
+            }
+            wasm_exec_set_fuel(x, slice);
+        }
         st = wasm_exec_run(x);
-    } while (st == WASM_OUT_OF_FUEL);
+        if (st != WASM_OUT_OF_FUEL)
+            break;
+    }
 
     if (st == WASM_DONE)
         return -1;
@@ -542,10 +564,18 @@ fail_unref_module:
 
 int main(int argc, char **argv)
 {
-    enum { OPT_INVOKE = 256, OPT_FUEL, OPT_STATS, OPT_MAX_MEMORY, OPT_VERSION };
+    enum {
+        OPT_INVOKE = 256,
+        OPT_FUEL,
+        OPT_FUEL_LIMIT,
+        OPT_STATS,
+        OPT_MAX_MEMORY,
+        OPT_VERSION
+    };
     static const struct option longopts[] = {
         {"invoke", required_argument, NULL, OPT_INVOKE},
         {"fuel", required_argument, NULL, OPT_FUEL},
+        {"fuel-limit", required_argument, NULL, OPT_FUEL_LIMIT},
         {"stats", no_argument, NULL, OPT_STATS},
         {"max-memory", required_argument, NULL, OPT_MAX_MEMORY},
         {"help", no_argument, NULL, 'h'},
@@ -570,6 +600,15 @@ int main(int argc, char **argv)
             }
             o.metered = true;
             o.fuel_slice = (int64_t)n;
+            break;
+        case OPT_FUEL_LIMIT:
+            if (!parse_magnitude(optarg, &n) || n == 0 || n > INT64_MAX) {
+                usage_error("--fuel-limit: '%s' is not a positive number",
+                            optarg);
+                return EXIT_USAGE;
+            }
+            o.metered = true;
+            o.fuel_limit = n;
             break;
         case OPT_STATS:
             o.stats = true;
@@ -601,6 +640,8 @@ int main(int argc, char **argv)
         usage_error("%s", "no module given");
         return EXIT_USAGE;
     }
+    if (o.metered && o.fuel_slice == 0)
+        o.fuel_slice = (int64_t)o.fuel_limit;
     o.file = argv[optind];
     o.nargs = argc - optind - 1;
     o.args = argv + optind + 1;

@@ -232,6 +232,17 @@ want_out "Result: 50005000"
 [ -n "$f1" ] && [ "$f1" = "$f2" ] || problems+=("fuel differs by slice: '$f1' vs '$f2'")
 done_case "--fuel with --invoke ($f1)"
 
+# The loop above used f3 fuel in all; a budget of half of it stops it.
+half=$((f3 / 2))
+sr --fuel 333 --fuel-limit "$half" "$check" loop 200000
+want_status 3
+want_err "fuel limit of $half reached"
+sr --fuel-limit "$((f3 + 1000))" "$check" loop 200000
+want_status 0
+grep -q "^loop 200000: [0-9a-f]\{8\}$" "$tmp/out" ||
+    problems+=("no result within a sufficient budget:" "$(cat "$tmp/out")")
+done_case "--fuel-limit: stops a program at its budget, exit 3 (budget $half)"
+
 sr --stats "$hello"
 want_status 0
 want_err '^shoal-run: load\+compile: [0-9.]+ ms$'
