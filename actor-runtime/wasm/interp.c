@@ -95,6 +95,13 @@ typedef struct interp_tables {
         NEXT(3);                                                               \
     }
 
+/* GCC spills the memory base on x86-64 unless told otherwise. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define MEM_REGISTER __asm__("r15")
+#else
+#define MEM_REGISTER
+#endif
+
 /* Runs x from its saved state, or (x == NULL) fills *tables. */
 static wasm_status interp(wasm_exec *x, interp_tables *tables)
 {
@@ -130,13 +137,11 @@ static wasm_status interp(wasm_exec *x, interp_tables *tables)
     uint64_t *fp = x->fp;
     wasm_func *func = x->func;
     wasm_instance *inst = func->inst;
-    wasm_memory *M = inst->mem0;
-    uint8_t *mem = M->data;
-    uint64_t memsize = M->size;
+    /* The memory base is used by every load and store: keep it in a
+     * register rather than letting the allocator spill it. */
+    register uint8_t *mem MEM_REGISTER = inst->mem0->data;
+    uint64_t memsize = inst->mem0->size;
     int64_t fuel = x->fuel;
-    frame *const frames = x->frames;
-    uint32_t depth = x->depth;
-    uint64_t *const stack_end = x->stack_end;
     wasm_trap trap = WASM_TRAP_NONE;
 
     /* Shared call sequence state. */
@@ -211,7 +216,7 @@ L_RETURN1:
     fp[0] = RD(uint64_t, ip[1].s.a);
     /* fall through */
 L_RETURN: {
-    const frame *f = &frames[--depth];
+    const frame *f = &x->frames[--x->depth];
     ip = f->ip;
     fp = f->fp;
     if (f->func != func) {
@@ -219,10 +224,9 @@ L_RETURN: {
         if (func == NULL)
             DISPATCH(); /* the halt frame */
         inst = func->inst;
-        M = inst->mem0;
-        mem = M->data;
+        mem = inst->mem0->data;
     }
-    memsize = M->size; /* the callee may have grown it */
+    memsize = inst->mem0->size; /* the callee may have grown it */
     DISPATCH();
 }
 
@@ -263,17 +267,16 @@ do_call:
         goto do_host_call;
     {
         const cfunc *cf = callee->cf;
-        if (__builtin_expect(depth >= x->max_depth ||
-                                 nfp + cf->frame_slots > stack_end,
+        if (__builtin_expect(x->depth >= x->max_depth ||
+                                 nfp + cf->frame_slots > x->stack_end,
                              0))
             TRAP(CALL_STACK_EXHAUSTED);
-        frames[depth++] = (frame){.ip = ip, .fp = fp, .func = func};
+        x->frames[x->depth++] = (frame){.ip = ip, .fp = fp, .func = func};
         fp = nfp;
         if (callee->inst != inst) {
             inst = callee->inst;
-            M = inst->mem0;
-            mem = M->data;
-            memsize = M->size;
+            mem = inst->mem0->data;
+            memsize = inst->mem0->size;
         }
         func = callee;
         if (cf->nlocals)
@@ -290,18 +293,17 @@ do_call:
 do_host_call: {
     const wasm_functype *t = callee->type;
     uint32_t need = t->nparams > t->nresults ? t->nparams : t->nresults;
-    if (nfp + need > stack_end)
+    if (nfp + need > x->stack_end)
         TRAP(CALL_STACK_EXHAUSTED);
     x->ip = ip;
     x->fp = fp;
     x->func = func;
-    x->depth = depth;
     x->fuel = fuel;
     x->host_slots = nfp;
     x->host_func = callee;
     wasm_host_status st = callee->host(x, callee->env, nfp);
     if (st == WASM_HOST_OK) {
-        memsize = M->size;
+        memsize = inst->mem0->size;
         DISPATCH();
     }
     if (st == WASM_HOST_SUSPEND) {
@@ -344,12 +346,12 @@ L_GLOBAL_SET:
     STORE_HANDLER(STORE16, uint16_t)
 
 L_MEMORY_SIZE:
-    WR(uint32_t, ip[1].s.a, M->pages);
+    WR(uint32_t, ip[1].s.a, inst->mem0->pages);
     NEXT(2);
 
 L_MEMORY_GROW: {
-    int64_t r = wasm__memory_grow(M, RD(uint32_t, ip[1].s.b));
-    memsize = M->size;
+    int64_t r = wasm__memory_grow(inst->mem0, RD(uint32_t, ip[1].s.b));
+    memsize = inst->mem0->size;
     WR(uint32_t, ip[1].s.a, (uint32_t)r);
     NEXT(2);
 }
@@ -539,7 +541,6 @@ out_of_fuel:
     x->ip = ip;
     x->fp = fp;
     x->func = func;
-    x->depth = depth;
     x->fuel = fuel;
     x->state = EXEC_READY;
     return WASM_OUT_OF_FUEL;
