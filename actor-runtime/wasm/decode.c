@@ -372,21 +372,24 @@ static bool rd_constexpr(reader *r, constexpr *c)
  * before allocating, so a huge count cannot exhaust memory. */
 static bool rd_vec(reader *r, uint32_t *n, size_t sz, void **out)
 {
-    if (!wasm__rd_u32(r, n))
+    uint32_t count;
+    *n = 0; /* until the array exists, cleanup sees no elements */
+    *out = NULL;
+    if (!wasm__rd_u32(r, &count))
         return false;
-    if (*n > (size_t)(r->end - r->p)) {
+    if (count > (size_t)(r->end - r->p)) {
         wasm__rd_fail(r, SHOAL_EMALFORMED,
-                      "unexpected end: vector of %u elements", *n);
+                      "unexpected end: vector of %u elements", count);
         return false;
     }
-    *out = NULL;
-    if (*n == 0)
+    if (count == 0)
         return true;
-    *out = calloc(*n, sz);
+    *out = calloc(count, sz);
     if (*out == NULL) {
         wasm__rd_fail(r, SHOAL_ENOMEM, "out of memory");
         return false;
     }
+    *n = count;
     return true;
 }
 
@@ -725,7 +728,6 @@ static bool sec_code(reader *r, wasm_module *m, uint32_t ndefined)
         const uint8_t *body;
         if (!wasm__rd_u32(r, &size))
             return false;
-        size_t body_off = rd_offset(r);
         if (!wasm__rd_bytes(r, size, &body))
             return false;
         reader br = {.p = body, .end = body + size, .base = r->base,
@@ -768,13 +770,13 @@ static bool sec_code(reader *r, wasm_module *m, uint32_t ndefined)
             uint8_t t;
             wasm__rd_u32(&br, &cnt);
             wasm__rd_valtype(&br, &t);
-            memset(cf->local_types + at, t, cnt);
+            if (cnt) /* local_types is NULL when there are no locals */
+                memset(cf->local_types + at, t, cnt);
             at += cnt;
         }
         cf->body = br.p;
         cf->body_len = (uint32_t)(br.end - br.p);
         cf->body_offset = (size_t)(br.p - r->base);
-        (void)body_off;
         continue;
     body_fail:
         r->err = br.err;
