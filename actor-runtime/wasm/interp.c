@@ -267,10 +267,12 @@ do_call:
         goto do_host_call;
     {
         const cfunc *cf = callee->cf;
-        if (__builtin_expect(x->depth >= x->max_depth ||
+        if (__builtin_expect(x->depth >= x->frames_cap ||
                                  nfp + cf->frame_slots > x->stack_end,
-                             0))
-            TRAP(CALL_STACK_EXHAUSTED);
+                             0)) {
+            if (!wasm__exec_reserve(x, &nfp, &fp, cf->frame_slots))
+                TRAP(CALL_STACK_EXHAUSTED);
+        }
         x->frames[x->depth++] = (frame){.ip = ip, .fp = fp, .func = func};
         fp = nfp;
         if (callee->inst != inst) {
@@ -293,7 +295,7 @@ do_call:
 do_host_call: {
     const wasm_functype *t = callee->type;
     uint32_t need = t->nparams > t->nresults ? t->nparams : t->nresults;
-    if (nfp + need > x->stack_end)
+    if (nfp + need > x->stack_end && !wasm__exec_reserve(x, &nfp, &fp, need))
         TRAP(CALL_STACK_EXHAUSTED);
     x->ip = ip;
     x->fp = fp;
@@ -569,16 +571,24 @@ const cell *wasm__halt_code(void)
 
 /* ---- the execution API ---- */
 
+/* Stacks start small and double when a call needs more, so an exec that
+ * runs shallow code (an idle actor) costs a few KiB. */
+#define INITIAL_SLOTS 256u
+#define INITIAL_FRAMES 16u
+
 wasm_exec *wasm_exec_new(wasm_store *s)
 {
     wasm_exec *x = calloc(1, sizeof *x);
     if (x == NULL)
         return NULL;
     x->s = s;
-    size_t slots = s->limits.stack_slots ? s->limits.stack_slots : 1;
-    x->stack = calloc(slots, sizeof *x->stack);
+    x->max_slots = s->limits.stack_slots ? s->limits.stack_slots : 1;
     x->max_depth = s->limits.max_call_depth ? s->limits.max_call_depth : 1;
-    x->frames = calloc(x->max_depth + 1, sizeof *x->frames);
+    size_t slots = x->max_slots < INITIAL_SLOTS ? x->max_slots : INITIAL_SLOTS;
+    x->frames_cap = x->max_depth < INITIAL_FRAMES ? x->max_depth
+                                                  : INITIAL_FRAMES;
+    x->stack = malloc(slots * sizeof *x->stack);
+    x->frames = malloc(x->frames_cap * sizeof *x->frames);
     if (x->stack == NULL || x->frames == NULL) {
         free(x->stack);
         free(x->frames);
@@ -588,6 +598,50 @@ wasm_exec *wasm_exec_new(wasm_store *s)
     x->stack_end = x->stack + slots;
     x->state = EXEC_IDLE;
     return x;
+}
+
+bool wasm__exec_reserve(wasm_exec *x, uint64_t **fp_slot, uint64_t **other,
+                        size_t need)
+{
+    /* One more frame record (depth counts the halt frame too). */
+    if (x->depth >= x->frames_cap) {
+        if (x->depth >= x->max_depth)
+            return false;
+        uint64_t ncap = (uint64_t)x->frames_cap * 2;
+        if (ncap > x->max_depth)
+            ncap = x->max_depth;
+        frame *nf = realloc(x->frames, ncap * sizeof *nf);
+        if (nf == NULL)
+            return false;
+        x->frames = nf;
+        x->frames_cap = (uint32_t)ncap;
+    }
+    size_t used = (size_t)(*fp_slot - x->stack);
+    if (used + need <= (size_t)(x->stack_end - x->stack))
+        return true;
+    if (used + need > x->max_slots)
+        return false;
+    size_t cap = (size_t)(x->stack_end - x->stack);
+    size_t ncap = cap * 2;
+    while (ncap < used + need)
+        ncap *= 2;
+    if (ncap > x->max_slots)
+        ncap = x->max_slots;
+    uint64_t *old = x->stack;
+    uint64_t *ns = malloc(ncap * sizeof *ns);
+    if (ns == NULL)
+        return false;
+    memcpy(ns, old, cap * sizeof *ns); /* arguments sit above fp_slot */
+    /* Frames hold pointers into the stack: move them with it. */
+    for (uint32_t i = 0; i < x->depth; i++)
+        x->frames[i].fp = ns + (x->frames[i].fp - old);
+    *fp_slot = ns + (*fp_slot - old);
+    if (other)
+        *other = ns + (*other - old);
+    free(old);
+    x->stack = ns;
+    x->stack_end = ns + ncap;
+    return true;
 }
 
 void wasm_exec_delete(wasm_exec *x)
@@ -610,7 +664,9 @@ shoal_err wasm_exec_call(wasm_exec *x, wasm_func *f, const uint64_t *args,
                                                          : f->type->nresults;
     if (!f->host)
         need = f->cf->frame_slots;
-    if ((size_t)(x->stack_end - x->stack) < need)
+    uint64_t *base = x->stack;
+    x->depth = 0;
+    if (!wasm__exec_reserve(x, &base, NULL, need))
         return SHOAL_ELIMIT;
     if (nargs)
         memcpy(x->stack, args, nargs * sizeof *args);

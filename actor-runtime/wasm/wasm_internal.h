@@ -242,10 +242,11 @@ typedef enum exec_state {
 
 struct wasm_exec {
     wasm_store *s;
-    uint64_t *stack;
+    uint64_t *stack; /* grows on demand up to max_slots */
     uint64_t *stack_end;
-    frame *frames;
-    uint32_t depth, max_depth;
+    size_t max_slots;
+    frame *frames; /* grows on demand up to max_depth */
+    uint32_t depth, max_depth, frames_cap;
     exec_state state;
 
     /* Saved registers of a stopped run. */
@@ -286,6 +287,12 @@ shoal_err wasm__compile_func(wasm_module *m, uint32_t defined_index,
 const void *const *wasm__handlers(void);
 /* A tiny code sequence that ends a run when the entry function returns. */
 const cell *wasm__halt_code(void);
+
+/* interp.c: make room for `need` slots from *fp_slot (a pointer into the
+ * stack, relocated along with the stack) and one more frame record. false
+ * when a limit is reached or memory runs out. */
+bool wasm__exec_reserve(wasm_exec *x, uint64_t **fp_slot, uint64_t **other,
+                        size_t need);
 
 /* instance.c */
 int64_t wasm__memory_grow(wasm_memory *mem, uint32_t delta);
