@@ -27,10 +27,45 @@ static void *store_alloc(wasm_store *s, enum obj_kind kind, size_t size)
 
 static void memory_release(wasm_memory *mem)
 {
-    if (mem->data && mem->reserved)
-        munmap(mem->data, mem->reserved);
+    if (mem->data)
+        mem->memp.release(mem->memp.ctx, mem->data, mem->reserved,
+                          mem->size);
     mem->data = NULL;
 }
+
+/* The default provider: a PROT_NONE mapping per memory, opened as it grows,
+ * so untouched pages cost no resident memory. */
+static void *mmap_reserve(void *ctx, size_t max_bytes)
+{
+    (void)ctx;
+    if (max_bytes == 0)
+        return NULL;
+    void *p = mmap(NULL, max_bytes, PROT_NONE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+static bool mmap_commit(void *ctx, void *base, size_t old_bytes,
+                        size_t new_bytes)
+{
+    (void)ctx;
+    return mprotect((uint8_t *)base + old_bytes, new_bytes - old_bytes,
+                    PROT_READ | PROT_WRITE) == 0;
+}
+
+static void mmap_release(void *ctx, void *base, size_t max_bytes,
+                         size_t committed_bytes)
+{
+    (void)ctx;
+    (void)committed_bytes;
+    munmap(base, max_bytes);
+}
+
+static const wasm_memory_provider mmap_provider = {
+    .reserve = mmap_reserve,
+    .commit = mmap_commit,
+    .release = mmap_release,
+};
 
 static void instance_release(wasm_instance *inst)
 {
@@ -63,7 +98,14 @@ wasm_store *wasm_store_new(const wasm_limits *limits)
         wasm_limits_default(&s->limits);
     if (s->limits.max_memory_pages > WASM_MAX_PAGES)
         s->limits.max_memory_pages = WASM_MAX_PAGES;
+    s->memp = mmap_provider;
     return s;
+}
+
+void wasm_store_set_memory_provider(wasm_store *s,
+                                    const wasm_memory_provider *p)
+{
+    s->memp = *p;
 }
 
 void wasm_store_delete(wasm_store *s)
@@ -122,18 +164,17 @@ wasm_func *wasm_func_new_host(wasm_store *s, const wasm_valtype *params,
 /* Memory is reserved up to its maximum without access rights and made
  * accessible page range by page range as it grows, so the data never moves
  * and untouched pages cost no resident memory. */
-static bool memory_init(wasm_memory *mem, uint32_t min, uint32_t max)
+static bool memory_init(wasm_memory *mem, const wasm_memory_provider *memp,
+                        uint32_t min, uint32_t max)
 {
     mem->max_pages = max;
-    mem->reserved = (size_t)max * WASM_PAGE_SIZE;
-    if (mem->reserved) {
-        void *p = mmap(NULL, mem->reserved, PROT_NONE,
-                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-        if (p == MAP_FAILED) {
-            mem->reserved = 0;
+    mem->memp = *memp;
+    size_t bytes = (size_t)max * WASM_PAGE_SIZE;
+    if (bytes) {
+        mem->data = memp->reserve(memp->ctx, bytes);
+        if (mem->data == NULL)
             return false;
-        }
-        mem->data = p;
+        mem->reserved = bytes;
     }
     mem->pages = 0;
     mem->size = 0;
@@ -147,8 +188,9 @@ int64_t wasm__memory_grow(wasm_memory *mem, uint32_t delta)
         return -1;
     if (delta == 0)
         return old;
-    if (mprotect(mem->data + (size_t)old * WASM_PAGE_SIZE,
-                 (size_t)delta * WASM_PAGE_SIZE, PROT_READ | PROT_WRITE) != 0)
+    if (!mem->memp.commit(mem->memp.ctx, mem->data,
+                           (size_t)old * WASM_PAGE_SIZE,
+                           ((size_t)old + delta) * WASM_PAGE_SIZE))
         return -1;
     mem->pages = old + delta;
     mem->size = (uint64_t)mem->pages * WASM_PAGE_SIZE;
@@ -168,7 +210,7 @@ wasm_memory *wasm_memory_new(wasm_store *s, uint32_t min, bool has_max,
     if (min > cap)
         return NULL;
     wasm_memory *mem = store_alloc(s, OBJ_MEMORY, sizeof *mem);
-    if (mem == NULL || !memory_init(mem, min, cap))
+    if (mem == NULL || !memory_init(mem, &s->memp, min, cap))
         return NULL;
     mem->has_max = has_max;
     return mem;

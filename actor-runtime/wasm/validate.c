@@ -67,7 +67,7 @@ shoal_err wasm__validate(wasm_module *m, shoal_errinfo *ei)
     shoal_err err;
     m->func_declared = calloc(m->nfuncs ? m->nfuncs : 1, 1);
     if (m->func_declared == NULL)
-        return SHOAL_ENOMEM;
+        return shoal_errinfo_set(ei, SHOAL_ENOMEM, SIZE_MAX, "out of memory");
 
     for (uint32_t i = 0; i < m->nfuncs; i++)
         if (m->func_type[i] >= m->ntypes)

@@ -123,8 +123,29 @@ typedef struct wasm_limits {
  * 20,000 frames. */
 void wasm_limits_default(wasm_limits *l);
 
+/* Where a store's linear memories come from. The default reserves each
+ * memory's maximum as its own PROT_NONE mapping and opens pages as it grows.
+ * An embedder that hosts very many instances (actors) supplies its own, for
+ * example carving memories out of large shared arenas, since the kernel
+ * limits how many mappings a process may have. */
+typedef struct wasm_memory_provider {
+    /* Address space for max_bytes (a multiple of WASM_PAGE_SIZE, maybe 0),
+     * or NULL. Nothing in it needs to be accessible yet. */
+    void *(*reserve)(void *ctx, size_t max_bytes);
+    /* Makes [old_bytes, new_bytes) of a reservation readable, writable and
+     * zero-filled; false when it cannot. */
+    bool (*commit)(void *ctx, void *base, size_t old_bytes, size_t new_bytes);
+    /* Gives a reservation back (committed_bytes of it were committed). */
+    void (*release)(void *ctx, void *base, size_t max_bytes,
+                    size_t committed_bytes);
+    void *ctx;
+} wasm_memory_provider;
+
 /* A store with limits (NULL: the defaults). NULL when out of memory. */
 wasm_store *wasm_store_new(const wasm_limits *limits);
+/* Replaces the memory provider (copied) for memories made afterwards. */
+void wasm_store_set_memory_provider(wasm_store *s,
+                                    const wasm_memory_provider *p);
 /* Frees the store and everything made in it. */
 void wasm_store_delete(wasm_store *s);
 

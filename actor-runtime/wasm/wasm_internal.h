@@ -188,7 +188,8 @@ struct wasm_memory {
     uint32_t pages; /* current */
     uint32_t max_pages;
     bool has_max;    /* declared with a maximum */
-    size_t reserved; /* bytes mapped */
+    size_t reserved; /* bytes of address space */
+    wasm_memory_provider memp; /* the one it was made with */
 };
 
 struct wasm_table {
@@ -223,6 +224,7 @@ typedef struct store_obj store_obj;
 
 struct wasm_store {
     wasm_limits limits;
+    wasm_memory_provider memp;
     store_obj *objs;
 };
 
