@@ -21,7 +21,10 @@
     X(ELIMIT, "limit exceeded")                                                \
     X(ENOTFOUND, "not found")                                                  \
     X(ESTATE, "operation not allowed in the current state")                    \
-    X(EIO, "input/output error")
+    X(EIO, "input/output error")                                               \
+    X(EFULL, "mailbox full")                                                   \
+    X(ETIMEDOUT, "timed out")                                                  \
+    X(EEXITED, "the actor exited")
 
 typedef enum shoal_err {
 #define SHOAL_ERR_ENUM(name, msg) SHOAL_##name,

@@ -1,0 +1,139 @@
+/* Shoal's actor runtime: many Wasm actors in one process, scheduled
+ * preemptively on a pool of worker threads by fuel slices.
+ *
+ * An actor is an instance of a module (compiled once per runtime and shared
+ * read-only), a bounded mailbox and its execution state. Actors speak the
+ * guest ABI of docs/abi.md. The embedder (a node, a test, a benchmark) adds
+ * modules, spawns actors, sends them messages and hears when they exit.
+ *
+ * Threads: every function here may be called from any thread, including
+ * from the runtime's callbacks, except actor_runtime_delete.
+ */
+#ifndef SHOAL_ACTOR_H
+#define SHOAL_ACTOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "shoal_err.h"
+#include "wasm.h"
+
+typedef struct actor_runtime actor_runtime;
+
+/* Cluster-unique: node id (bits 48-63), local slot (16-47), generation
+ * (0-15). 0 is nobody (the runtime or the embedder). */
+typedef uint64_t actor_id;
+
+static inline uint16_t actor_id_node(actor_id id)
+{
+    return (uint16_t)(id >> 48);
+}
+
+typedef struct actor_limits {
+    uint32_t max_memory_pages; /* linear memory cap, 64 KiB pages */
+    uint64_t fuel_per_message; /* see docs/abi.md, "Limits" */
+    uint32_t mailbox_cap;      /* messages */
+} actor_limits;
+
+typedef enum actor_restart {
+    ACTOR_RESTART_NEVER = 0,
+    ACTOR_RESTART_ON_FAILURE, /* after any exit but a normal one */
+    ACTOR_RESTART_ALWAYS,
+} actor_restart;
+
+typedef struct actor_spawn_opts {
+    actor_limits limits; /* zero fields take the runtime's defaults */
+    actor_restart restart;
+    uint32_t backoff_initial_ms; /* first restart delay (default 100) */
+    uint32_t backoff_max_ms;     /* delays double up to this (30000) */
+    uint32_t max_restarts;       /* in restart_window_ms, else give up (10) */
+    uint32_t restart_window_ms;  /* (60000) */
+} actor_spawn_opts;
+
+typedef enum actor_exit_kind {
+    ACTOR_EXIT_NORMAL = 0,
+    ACTOR_EXIT_CODE,   /* exit(code) with code != 0, or a handler's code */
+    ACTOR_EXIT_TRAP,   /* a Wasm trap; see trap */
+    ACTOR_EXIT_FUEL,   /* fuel per message exhausted */
+    ACTOR_EXIT_KILLED, /* actor_kill, or the runtime shutting down */
+    ACTOR_EXIT_LINKED, /* a linked actor failed */
+    ACTOR_EXIT_NOMEM,  /* the runtime ran out of memory for it */
+} actor_exit_kind;
+
+typedef struct actor_exit {
+    actor_exit_kind kind;
+    int32_t code;   /* ACTOR_EXIT_CODE */
+    wasm_trap trap; /* ACTOR_EXIT_TRAP */
+} actor_exit;
+
+/* Writes the reason as docs/abi.md spells it ("normal", "exit code 3",
+ * "trap: integer divide by zero", ...) into buf; returns buf. */
+const char *actor_exit_reason(const actor_exit *e, char *buf, size_t len);
+
+typedef struct actor_config {
+    uint16_t node_id;
+    unsigned workers;          /* worker threads; 0: one per core */
+    int64_t fuel_slice;        /* fuel per scheduling slice (10000) */
+    actor_limits defaults;     /* zero fields: 16 MiB, 100,000,000, 1024 */
+    uint32_t max_actors;       /* 0: 4,000,000 */
+    /* A log line of an actor (level 0-3); msg is not NUL-terminated and
+     * valid only during the call. Called on worker threads. NULL: stderr. */
+    void (*log)(void *ctx, actor_id id, int level, const char *msg,
+                size_t len);
+    /* An actor exited (after links and monitors were told). Called on a
+     * worker thread or the caller of actor_kill. May be NULL. */
+    void (*on_exit)(void *ctx, actor_id id, const actor_exit *why);
+    void *ctx;
+} actor_config;
+
+/* Starts the runtime's worker threads. Errors: SHOAL_ENOMEM, SHOAL_EINVAL. */
+shoal_err actor_runtime_new(const actor_config *cfg, actor_runtime **out);
+/* Kills every actor (reason killed), stops the workers and frees all. */
+void actor_runtime_delete(actor_runtime *rt);
+
+/* Compiles a module (with metering) and makes it known by name, replacing a
+ * module of the same name for later spawns. bytes are copied. Errors: those
+ * of wasm_module_load, with ei. */
+shoal_err actor_runtime_add_module(actor_runtime *rt, const char *name,
+                                   const uint8_t *bytes, size_t len,
+                                   shoal_errinfo *ei);
+
+/* Spawns an actor of a known module with an init message (msgpack; NULL/0
+ * for none); on SHOAL_OK *out is its id and it is runnable. Errors:
+ * SHOAL_ENOTFOUND (module), SHOAL_EMALFORMED (init), SHOAL_ELIMIT,
+ * SHOAL_EUNLINKABLE (imports it may not have), SHOAL_ENOMEM; ei says
+ * more. opts may be NULL. */
+shoal_err actor_spawn(actor_runtime *rt, const char *module,
+                      const uint8_t *init, size_t init_len,
+                      const actor_spawn_opts *opts, actor_id *out,
+                      shoal_errinfo *ei);
+
+/* Sends a message (msgpack, copied) from the embedder (sender 0).
+ * Errors: SHOAL_ENOTFOUND (no such actor), SHOAL_EFULL, SHOAL_EMALFORMED,
+ * SHOAL_ELIMIT. */
+shoal_err actor_send(actor_runtime *rt, actor_id to, const uint8_t *msg,
+                     size_t len);
+
+/* A request from the embedder; cb is called exactly once, on some thread,
+ * with the reply (valid only during the call) or an error (SHOAL_ETIMEDOUT,
+ * SHOAL_EEXITED, or one of actor_send's). timeout_ms < 0: none. */
+typedef void (*actor_reply_cb)(void *ctx, shoal_err err, const uint8_t *reply,
+                               size_t len);
+shoal_err actor_call(actor_runtime *rt, actor_id to, const uint8_t *msg,
+                     size_t len, int64_t timeout_ms, actor_reply_cb cb,
+                     void *ctx);
+
+/* Stops an actor (reason killed; no restart). SHOAL_ENOTFOUND if gone. */
+shoal_err actor_kill(actor_runtime *rt, actor_id id);
+
+bool actor_alive(actor_runtime *rt, actor_id id);
+/* Live actors. */
+size_t actor_count(actor_runtime *rt);
+
+/* Waits until id has exited for good (no restart pending) and fills *why.
+ * SHOAL_ETIMEDOUT after timeout_ms (< 0: forever). */
+shoal_err actor_wait(actor_runtime *rt, actor_id id, int64_t timeout_ms,
+                     actor_exit *why);
+
+#endif

@@ -1,0 +1,65 @@
+/* Messages between actors, the runtime and (later) nodes: a payload of
+ * exactly one msgpack object inside an envelope (sender, correlation id,
+ * kind). Payloads are checked with msgpack-c; nothing malformed gets in.
+ *
+ * Threads: a message belongs to one thread at a time; the functions keep no
+ * shared state.
+ */
+#ifndef SHOAL_MSG_H
+#define SHOAL_MSG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "shoal_err.h"
+
+/* Largest payload, and deepest nesting of arrays and maps, accepted. */
+#define MSG_MAX_PAYLOAD (1u << 20)
+#define MSG_MAX_DEPTH 64
+
+/* The kinds of docs/abi.md. */
+typedef enum msg_kind {
+    MSG_CAST = 0,
+    MSG_REQUEST = 1,
+    MSG_REPLY = 2,
+    MSG_EXIT = 3,
+    MSG_DOWN = 4,
+    MSG_INIT = 5,
+} msg_kind;
+
+typedef struct shoal_msg {
+    struct shoal_msg *next; /* free for the owner's queue */
+    uint64_t sender;        /* actor id, 0 for the runtime/embedder */
+    uint64_t corr;          /* correlation id of a request and its reply */
+    uint8_t kind;           /* msg_kind */
+    uint32_t len;
+    uint8_t payload[];
+} shoal_msg;
+
+/* Checks that p[0..len) is exactly one msgpack object, at most
+ * MSG_MAX_PAYLOAD bytes and MSG_MAX_DEPTH deep. SHOAL_EMALFORMED or
+ * SHOAL_ELIMIT with ei (byte offset and reason) otherwise. */
+shoal_err msg_validate(const uint8_t *p, size_t len, shoal_errinfo *ei);
+
+/* A new message with a copy of the payload (not validated here); NULL when
+ * out of memory. The caller owns it and frees it with msg_free. */
+shoal_msg *msg_new(msg_kind kind, uint64_t sender, uint64_t corr,
+                   const uint8_t *payload, size_t len);
+void msg_free(shoal_msg *m);
+
+/* The payload of an EXIT or DOWN notice, docs/abi.md: a map {"actor": id,
+ * "reason": reason, "code": code} plus "ref": ref for DOWN (ref 0: none).
+ * NULL when out of memory. */
+shoal_msg *msg_new_notice(msg_kind kind, uint64_t actor, uint64_t ref,
+                          const char *reason, int32_t code);
+
+/* The envelope on the wire: a msgpack map {"from": u64, "corr": u64,
+ * "kind": uint, "body": bin}. On SHOAL_OK *out is malloc'ed and the caller
+ * frees it. */
+shoal_err msg_encode(const shoal_msg *m, uint8_t **out, size_t *len);
+/* Reads an envelope; the body must pass msg_validate. On SHOAL_OK *out is
+ * the caller's. SHOAL_EMALFORMED with ei saying what and where. */
+shoal_err msg_decode(const uint8_t *p, size_t len, shoal_msg **out,
+                     shoal_errinfo *ei);
+
+#endif
