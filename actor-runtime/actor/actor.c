@@ -1,0 +1,769 @@
+/* The actor runtime: modules, the actor table, spawning, message delivery
+ * and what happens when an actor exits (links, monitors, waiting callers).
+ * Scheduling is in sched.c, the guest's imports in abi.c. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "actor_impl.h"
+
+#define DEFAULT_MEMORY_PAGES 256u /* 16 MiB */
+#define DEFAULT_FUEL_PER_MESSAGE 100000000u
+#define DEFAULT_MAILBOX 1024u
+#define DEFAULT_SLICE 10000
+#define DEFAULT_MAX_ACTORS 4000000u
+/* Wasm stacks of actors: small limits, since most actors are shallow. */
+#define ACTOR_STACK_SLOTS (1u << 16)
+#define ACTOR_CALL_DEPTH 10000u
+
+typedef struct pending_call {
+    struct pending_call *next;
+    uint64_t corr;
+    actor_reply_cb cb;
+    void *ctx;
+} pending_call;
+
+const char *actor_exit_reason(const actor_exit *e, char *buf, size_t len)
+{
+    switch (e->kind) {
+    case ACTOR_EXIT_NORMAL: snprintf(buf, len, "normal"); break;
+    case ACTOR_EXIT_CODE: snprintf(buf, len, "exit code %d", (int)e->code); break;
+    case ACTOR_EXIT_TRAP:
+        snprintf(buf, len, "trap: %s", wasm_trap_message(e->trap));
+        break;
+    case ACTOR_EXIT_FUEL: snprintf(buf, len, "fuel exhausted"); break;
+    case ACTOR_EXIT_KILLED: snprintf(buf, len, "killed"); break;
+    case ACTOR_EXIT_LINKED: snprintf(buf, len, "linked actor failed"); break;
+    case ACTOR_EXIT_NOMEM: snprintf(buf, len, "out of memory"); break;
+    }
+    return buf;
+}
+
+/* ---- modules ---- */
+
+static void module_unref(module_entry *e)
+{
+    if (e && atomic_fetch_sub(&e->refs, 1) == 1) {
+        wasm_module_unref(e->m);
+        free(e->name);
+        free(e);
+    }
+}
+
+shoal_err actor_runtime_add_module(actor_runtime *rt, const char *name,
+                                   const uint8_t *bytes, size_t len,
+                                   shoal_errinfo *ei)
+{
+    wasm_load_options opts = {.metering = true};
+    wasm_module *m;
+    shoal_err err = wasm_module_load(bytes, len, &opts, &m, ei);
+    if (err != SHOAL_OK)
+        return err;
+    module_entry *e = calloc(1, sizeof *e);
+    if (e == NULL || (e->name = strdup(name)) == NULL) {
+        free(e);
+        wasm_module_unref(m);
+        return shoal_errinfo_set(ei, SHOAL_ENOMEM, SIZE_MAX, "out of memory");
+    }
+    atomic_init(&e->refs, 1);
+    e->m = m;
+    pthread_mutex_lock(&rt->modules_lock);
+    module_entry **pp = &rt->modules;
+    while (*pp && strcmp((*pp)->name, name) != 0)
+        pp = &(*pp)->next;
+    module_entry *old = *pp;
+    e->next = old ? old->next : NULL;
+    *pp = e;
+    pthread_mutex_unlock(&rt->modules_lock);
+    module_unref(old);
+    return SHOAL_OK;
+}
+
+module_entry *actor__find_module(actor_runtime *rt, const char *name,
+                                 size_t len)
+{
+    pthread_mutex_lock(&rt->modules_lock);
+    module_entry *e = rt->modules;
+    while (e && !(strlen(e->name) == len && memcmp(e->name, name, len) == 0))
+        e = e->next;
+    if (e)
+        atomic_fetch_add(&e->refs, 1);
+    pthread_mutex_unlock(&rt->modules_lock);
+    return e;
+}
+
+/* ---- the table ---- */
+
+static uint32_t slot_of(actor_id id)
+{
+    return (uint32_t)(id >> 16);
+}
+
+actor *actor__lookup(actor_runtime *rt, actor_id id)
+{
+    if (actor_id_node(id) != rt->cfg.node_id)
+        return NULL;
+    uint32_t slot = slot_of(id);
+    actor *a = NULL;
+    pthread_rwlock_rdlock(&rt->table_lock);
+    if (slot < rt->nslots && rt->slots[slot] &&
+        rt->gens[slot] == (uint16_t)id) {
+        a = rt->slots[slot];
+        atomic_fetch_add(&a->refs, 1);
+    }
+    pthread_rwlock_unlock(&rt->table_lock);
+    return a;
+}
+
+static void actor_free(actor *a)
+{
+    msg_free(a->current);
+    msg_free(a->reply);
+    msg_free(a->init_msg);
+    shoal_msg *m = a->mb_head;
+    while (m) {
+        shoal_msg *next = m->next;
+        msg_free(m);
+        m = next;
+    }
+    wasm_exec_delete(a->x);
+    wasm_store_delete(a->store);
+    module_unref(a->mod);
+    free(a->links);
+    free(a->monitors);
+    free(a->monitoring);
+    free(a->logbuf);
+    pthread_mutex_destroy(&a->lock);
+    pthread_cond_destroy(&a->exited_cond);
+    free(a);
+}
+
+void actor__unref(actor *a)
+{
+    if (atomic_fetch_sub(&a->refs, 1) == 1)
+        actor_free(a);
+}
+
+static shoal_err table_insert(actor_runtime *rt, actor *a)
+{
+    pthread_rwlock_wrlock(&rt->table_lock);
+    uint32_t max = rt->cfg.max_actors;
+    if (atomic_load(&rt->live) >= max) {
+        pthread_rwlock_unlock(&rt->table_lock);
+        return SHOAL_ELIMIT;
+    }
+    uint32_t slot;
+    if (rt->nfree) {
+        slot = rt->free_slots[--rt->nfree];
+    } else {
+        if (rt->nslots == rt->capslots) {
+            uint32_t ncap = rt->capslots ? rt->capslots * 2 : 1024;
+            actor **ns = realloc(rt->slots, ncap * sizeof *ns);
+            if (ns)
+                rt->slots = ns;
+            uint16_t *ng = ns ? realloc(rt->gens, ncap * sizeof *ng) : NULL;
+            if (ng == NULL) {
+                pthread_rwlock_unlock(&rt->table_lock);
+                return SHOAL_ENOMEM;
+            }
+            rt->gens = ng;
+            rt->capslots = ncap;
+        }
+        slot = rt->nslots++;
+        rt->gens[slot] = 1;
+    }
+    rt->slots[slot] = a;
+    a->id = ((actor_id)rt->cfg.node_id << 48) | ((actor_id)slot << 16) |
+            rt->gens[slot];
+    atomic_fetch_add(&rt->live, 1);
+    pthread_rwlock_unlock(&rt->table_lock);
+    return SHOAL_OK;
+}
+
+static void table_remove(actor_runtime *rt, actor *a)
+{
+    uint32_t slot = slot_of(a->id);
+    pthread_rwlock_wrlock(&rt->table_lock);
+    if (slot < rt->nslots && rt->slots[slot] == a) {
+        rt->slots[slot] = NULL;
+        /* A new generation makes every copy of the old id stale; zero is
+         * skipped so that no id is ever 0. */
+        if (++rt->gens[slot] == 0)
+            rt->gens[slot] = 1;
+        if (rt->nfree == rt->capfree) {
+            uint32_t ncap = rt->capfree ? rt->capfree * 2 : 1024;
+            uint32_t *nf = realloc(rt->free_slots, ncap * sizeof *nf);
+            if (nf) {
+                rt->free_slots = nf;
+                rt->capfree = ncap;
+            }
+        }
+        /* Without room the slot is simply not reused. */
+        if (rt->nfree < rt->capfree)
+            rt->free_slots[rt->nfree++] = slot;
+        atomic_fetch_sub(&rt->live, 1);
+    }
+    pthread_rwlock_unlock(&rt->table_lock);
+}
+
+/* ---- logging ---- */
+
+void actor__log(actor *a, int level, const char *msg, size_t len)
+{
+    actor_runtime *rt = a->rt;
+    if (rt->cfg.log) {
+        rt->cfg.log(rt->cfg.ctx, a->id, level, msg, len);
+        return;
+    }
+    static const char *const names[] = {"debug", "info", "warn", "error"};
+    fprintf(stderr, "actor %016llx %s: %.*s\n", (unsigned long long)a->id,
+            names[level & 3], (int)len, msg);
+}
+
+/* ---- delivery ---- */
+
+void actor__embedder_reply(actor_runtime *rt, shoal_msg *m)
+{
+    pthread_mutex_lock(&rt->calls_lock);
+    pending_call **pp = &rt->calls;
+    while (*pp && (*pp)->corr != m->corr)
+        pp = &(*pp)->next;
+    pending_call *pc = *pp;
+    if (pc)
+        *pp = pc->next;
+    pthread_mutex_unlock(&rt->calls_lock);
+    if (pc) {
+        if (m->len)
+            pc->cb(pc->ctx, SHOAL_OK, m->payload, m->len);
+        else /* from the runtime's timer, or from a callee that exited */
+            pc->cb(pc->ctx, m->sender ? SHOAL_EEXITED : SHOAL_ETIMEDOUT,
+                   NULL, 0);
+        free(pc);
+    }
+    msg_free(m);
+}
+
+shoal_err actor__deliver(actor_runtime *rt, actor_id to, shoal_msg *m)
+{
+    if (to == 0 && m->kind == MSG_REPLY) {
+        actor__embedder_reply(rt, m);
+        return SHOAL_OK;
+    }
+    actor *a = actor__lookup(rt, to);
+    if (a == NULL) {
+        msg_free(m);
+        return SHOAL_ENOTFOUND;
+    }
+    shoal_err err = SHOAL_OK;
+    pthread_mutex_lock(&a->lock);
+    if (a->dead) {
+        err = SHOAL_ENOTFOUND;
+    } else if (m->kind == MSG_REPLY) {
+        /* A reply goes to the waiting call, or nowhere if it gave up. */
+        if (a->wait == WAIT_CALL && a->wait_corr == m->corr && !a->reply) {
+            a->reply = m;
+            m = NULL;
+            sched__wake_locked(a);
+        }
+    } else if (a->mb_count >= a->mb_cap && m->kind != MSG_EXIT &&
+               m->kind != MSG_DOWN) {
+        err = SHOAL_EFULL;
+    } else {
+        m->next = NULL;
+        if (a->mb_tail)
+            a->mb_tail->next = m;
+        else
+            a->mb_head = m;
+        a->mb_tail = m;
+        a->mb_count++;
+        m = NULL;
+        sched__wake_locked(a);
+    }
+    pthread_mutex_unlock(&a->lock);
+    actor__unref(a);
+    msg_free(m);
+    return err;
+}
+
+shoal_err actor_send(actor_runtime *rt, actor_id to, const uint8_t *msg,
+                     size_t len)
+{
+    shoal_err err = msg_validate(msg, len, NULL);
+    if (err != SHOAL_OK)
+        return err;
+    shoal_msg *m = msg_new(MSG_CAST, 0, 0, msg, len);
+    if (m == NULL)
+        return SHOAL_ENOMEM;
+    return actor__deliver(rt, to, m);
+}
+
+shoal_err actor_call(actor_runtime *rt, actor_id to, const uint8_t *msg,
+                     size_t len, int64_t timeout_ms, actor_reply_cb cb,
+                     void *ctx)
+{
+    shoal_err err = msg_validate(msg, len, NULL);
+    if (err != SHOAL_OK)
+        return err;
+    pending_call *pc = malloc(sizeof *pc);
+    if (pc == NULL)
+        return SHOAL_ENOMEM;
+    pc->corr = atomic_fetch_add(&rt->next_corr, 1);
+    pc->cb = cb;
+    pc->ctx = ctx;
+    shoal_msg *m = msg_new(MSG_REQUEST, 0, pc->corr, msg, len);
+    if (m == NULL) {
+        free(pc);
+        return SHOAL_ENOMEM;
+    }
+    uint64_t corr = pc->corr;
+    pthread_mutex_lock(&rt->calls_lock);
+    pc->next = rt->calls;
+    rt->calls = pc;
+    pthread_mutex_unlock(&rt->calls_lock);
+    err = actor__deliver(rt, to, m);
+    if (err != SHOAL_OK) {
+        /* Not delivered: take the pending call back, quietly. */
+        pthread_mutex_lock(&rt->calls_lock);
+        pending_call **pp = &rt->calls;
+        while (*pp && (*pp)->corr != corr)
+            pp = &(*pp)->next;
+        pending_call *mine = *pp;
+        if (mine)
+            *pp = mine->next;
+        pthread_mutex_unlock(&rt->calls_lock);
+        free(mine);
+        return err;
+    }
+    if (timeout_ms > 0)
+        sched__timer_add(rt, timeout_ms, 0, corr);
+    return SHOAL_OK;
+}
+
+/* ---- exits ---- */
+
+static bool is_failure(const actor_exit *why)
+{
+    return why->kind != ACTOR_EXIT_NORMAL;
+}
+
+/* Tells the sender of an unanswered request that no reply will come. */
+static void refuse_request(actor_runtime *rt, actor_id self,
+                           const shoal_msg *req)
+{
+    shoal_msg *r = msg_new(MSG_REPLY, self, req->corr, NULL, 0);
+    if (r)
+        actor__deliver(rt, req->sender, r);
+}
+
+static void notify_link(actor_runtime *rt, actor *a, actor_id other,
+                        const actor_exit *why, const char *reason)
+{
+    actor *t = actor__lookup(rt, other);
+    if (t == NULL)
+        return;
+    pthread_mutex_lock(&t->lock);
+    for (uint32_t i = 0; i < t->nlinks; i++) {
+        if (t->links[i] == a->id) {
+            t->links[i] = t->links[--t->nlinks];
+            break;
+        }
+    }
+    bool trap = t->trap_exit;
+    if (is_failure(why) && !trap && !t->dead && !t->kill_requested) {
+        t->kill_requested = true;
+        t->kill_reason = (actor_exit){.kind = ACTOR_EXIT_LINKED};
+        sched__wake_locked(t);
+    }
+    pthread_mutex_unlock(&t->lock);
+    if (is_failure(why) && trap) {
+        shoal_msg *n = msg_new_notice(MSG_EXIT, a->id, 0, reason, why->code);
+        if (n) {
+            n->sender = a->id;
+            actor__deliver(rt, other, n);
+        }
+    }
+    actor__unref(t);
+}
+
+void actor__finish(actor *a, const actor_exit *why)
+{
+    actor_runtime *rt = a->rt;
+    char reason[96];
+    actor_exit_reason(why, reason, sizeof reason);
+
+    pthread_mutex_lock(&a->lock);
+    if (a->dead) {
+        pthread_mutex_unlock(&a->lock);
+        return;
+    }
+    a->dead = true;
+    a->exit_reason = *why;
+    actor_id *links = a->links;
+    uint32_t nlinks = a->nlinks;
+    monitor_entry *monitors = a->monitors;
+    uint32_t nmonitors = a->nmonitors;
+    shoal_msg *mail = a->mb_head;
+    a->links = NULL;
+    a->nlinks = a->caplinks = 0;
+    a->monitors = NULL;
+    a->nmonitors = a->capmonitors = 0;
+    a->mb_head = a->mb_tail = NULL;
+    a->mb_count = 0;
+    pthread_mutex_unlock(&a->lock);
+
+    table_remove(rt, a);
+    if (a->loglen) {
+        actor__log(a, 1, a->logbuf, a->loglen);
+        a->loglen = 0;
+    }
+
+    /* Nobody will answer the requests this actor held. */
+    if (a->current && a->current->kind == MSG_REQUEST && !a->replied)
+        refuse_request(rt, a->id, a->current);
+    while (mail) {
+        shoal_msg *next = mail->next;
+        if (mail->kind == MSG_REQUEST)
+            refuse_request(rt, a->id, mail);
+        msg_free(mail);
+        mail = next;
+    }
+    for (uint32_t i = 0; i < nlinks; i++)
+        notify_link(rt, a, links[i], why, reason);
+    free(links);
+    for (uint32_t i = 0; i < nmonitors; i++) {
+        shoal_msg *n = msg_new_notice(MSG_DOWN, a->id, monitors[i].ref,
+                                      reason, why->code);
+        if (n) {
+            n->sender = a->id;
+            actor__deliver(rt, monitors[i].watcher, n);
+        }
+    }
+    free(monitors);
+
+    /* The Wasm state goes now; the structure lives while referenced. */
+    wasm_exec_delete(a->x);
+    a->x = NULL;
+    wasm_store_delete(a->store);
+    a->store = NULL;
+    a->inst = NULL;
+
+    if (rt->cfg.on_exit)
+        rt->cfg.on_exit(rt->cfg.ctx, a->id, why);
+    pthread_mutex_lock(&a->lock);
+    a->finished = true;
+    pthread_cond_broadcast(&a->exited_cond);
+    pthread_mutex_unlock(&a->lock);
+    actor__unref(a); /* the table's reference */
+}
+
+/* ---- spawning ---- */
+
+static wasm_func *export_func(wasm_instance *inst, const char *name,
+                              uint32_t np, uint32_t nr, const char **bad)
+{
+    wasm_extern e = wasm_instance_export(inst, name, strlen(name));
+    if (e.kind != WASM_EXTERN_FUNC)
+        return NULL;
+    const wasm_functype *t = wasm_func_type(e.u.func);
+    if (wasm_functype_num_params(t) != np ||
+        wasm_functype_num_results(t) != nr) {
+        *bad = name;
+        return NULL;
+    }
+    for (uint32_t i = 0; i < np; i++)
+        if (wasm_functype_param(t, i) != WASM_I32) {
+            *bad = name;
+            return NULL;
+        }
+    for (uint32_t i = 0; i < nr; i++)
+        if (wasm_functype_result(t, i) != WASM_I32) {
+            *bad = name;
+            return NULL;
+        }
+    return e.u.func;
+}
+
+static uint32_t pick(uint32_t v, uint32_t dflt)
+{
+    return v ? v : dflt;
+}
+
+shoal_err actor__spawn_internal(actor_runtime *rt, module_entry *mod,
+                                const uint8_t *init, size_t init_len,
+                                const actor_spawn_opts *opts, actor_id *out,
+                                shoal_errinfo *ei)
+{
+    shoal_err err;
+    *out = 0;
+    if (init_len && (err = msg_validate(init, init_len, ei)) != SHOAL_OK) {
+        module_unref(mod);
+        return err;
+    }
+    actor *a = calloc(1, sizeof *a);
+    if (a == NULL) {
+        module_unref(mod);
+        return shoal_errinfo_set(ei, SHOAL_ENOMEM, SIZE_MAX, "out of memory");
+    }
+    a->rt = rt;
+    a->mod = mod;
+    atomic_init(&a->refs, 1);
+    pthread_mutex_init(&a->lock, NULL);
+    pthread_cond_init(&a->exited_cond, NULL);
+    const actor_limits *want = opts ? &opts->limits : NULL;
+    a->limits.max_memory_pages =
+        pick(want ? want->max_memory_pages : 0,
+             rt->cfg.defaults.max_memory_pages);
+    a->limits.fuel_per_message =
+        want && want->fuel_per_message ? want->fuel_per_message
+                                       : rt->cfg.defaults.fuel_per_message;
+    a->limits.mailbox_cap =
+        pick(want ? want->mailbox_cap : 0, rt->cfg.defaults.mailbox_cap);
+    a->mb_cap = a->limits.mailbox_cap;
+
+    wasm_limits wl;
+    wasm_limits_default(&wl);
+    wl.max_memory_pages = a->limits.max_memory_pages;
+    wl.stack_slots = ACTOR_STACK_SLOTS;
+    wl.max_call_depth = ACTOR_CALL_DEPTH;
+    wl.max_table_elems = 1u << 20;
+    a->store = wasm_store_new(&wl);
+    uint32_t nimports = wasm_module_num_imports(mod->m);
+    wasm_extern *imports = calloc(nimports ? nimports : 1, sizeof *imports);
+    if (a->store == NULL || imports == NULL) {
+        free(imports);
+        err = shoal_errinfo_set(ei, SHOAL_ENOMEM, SIZE_MAX, "out of memory");
+        goto fail_free_actor;
+    }
+    err = abi__link(rt, mod->m, imports, ei);
+    if (err == SHOAL_OK)
+        err = wasm_instantiate(a->store, mod->m, imports, nimports, &a->inst,
+                               ei);
+    free(imports);
+    if (err != SHOAL_OK)
+        goto fail_free_actor;
+
+    const char *bad = NULL;
+    a->handle = export_func(a->inst, "shoal_handle", 2, 1, &bad);
+    a->init = export_func(a->inst, "shoal_init", 1, 1, &bad);
+    a->main = export_func(a->inst, "shoal_main", 0, 0, &bad);
+    if (a->main == NULL)
+        a->main = export_func(a->inst, "_start", 0, 0, &bad);
+    a->initialize = export_func(a->inst, "_initialize", 0, 0, &bad);
+    a->start = wasm_instance_start(a->inst);
+    if (bad) {
+        err = shoal_errinfo_set(ei, SHOAL_EUNLINKABLE, SIZE_MAX,
+                                "module %s: export %s has the wrong type (see "
+                                "docs/abi.md)",
+                                mod->name, bad);
+        goto fail_free_actor;
+    }
+    if (a->handle && a->main)
+        a->main = NULL; /* reactive wins: _start of a reactor is not main */
+    if (a->handle == NULL && a->main == NULL) {
+        err = shoal_errinfo_set(ei, SHOAL_EUNLINKABLE, SIZE_MAX,
+                                "module %s exports none of shoal_handle, "
+                                "shoal_main and _start",
+                                mod->name);
+        goto fail_free_actor;
+    }
+    a->x = wasm_exec_new(a->store);
+    if (a->x == NULL) {
+        err = shoal_errinfo_set(ei, SHOAL_ENOMEM, SIZE_MAX, "out of memory");
+        goto fail_free_actor;
+    }
+    wasm_exec_set_userdata(a->x, a);
+    if (init_len) {
+        a->init_msg = msg_new(MSG_INIT, 0, 0, init, init_len);
+        if (a->init_msg == NULL) {
+            err = shoal_errinfo_set(ei, SHOAL_ENOMEM, SIZE_MAX,
+                                    "out of memory");
+            goto fail_free_actor;
+        }
+    }
+    err = table_insert(rt, a);
+    if (err != SHOAL_OK) {
+        if (err == SHOAL_ELIMIT)
+            shoal_errinfo_set(ei, err, SIZE_MAX, "too many actors (limit %u)",
+                              rt->cfg.max_actors);
+        else
+            shoal_errinfo_set(ei, err, SIZE_MAX, "out of memory");
+        goto fail_free_actor;
+    }
+    *out = a->id;
+    pthread_mutex_lock(&a->lock);
+    a->sched = RUN_IDLE;
+    sched__wake_locked(a);
+    pthread_mutex_unlock(&a->lock);
+    return SHOAL_OK;
+
+fail_free_actor:
+    actor_free(a); /* also drops the module reference */
+    return err;
+}
+
+shoal_err actor_spawn(actor_runtime *rt, const char *module,
+                      const uint8_t *init, size_t init_len,
+                      const actor_spawn_opts *opts, actor_id *out,
+                      shoal_errinfo *ei)
+{
+    module_entry *mod = actor__find_module(rt, module, strlen(module));
+    if (mod == NULL)
+        return shoal_errinfo_set(ei, SHOAL_ENOTFOUND, SIZE_MAX,
+                                 "no module named \"%s\"", module);
+    return actor__spawn_internal(rt, mod, init, init_len, opts, out, ei);
+}
+
+/* ---- the embedder's view ---- */
+
+shoal_err actor_kill(actor_runtime *rt, actor_id id)
+{
+    actor *a = actor__lookup(rt, id);
+    if (a == NULL)
+        return SHOAL_ENOTFOUND;
+    pthread_mutex_lock(&a->lock);
+    if (!a->dead && !a->kill_requested) {
+        a->kill_requested = true;
+        a->kill_reason = (actor_exit){.kind = ACTOR_EXIT_KILLED};
+        sched__wake_locked(a);
+    }
+    pthread_mutex_unlock(&a->lock);
+    actor__unref(a);
+    return SHOAL_OK;
+}
+
+bool actor_alive(actor_runtime *rt, actor_id id)
+{
+    actor *a = actor__lookup(rt, id);
+    if (a)
+        actor__unref(a);
+    return a != NULL;
+}
+
+size_t actor_count(actor_runtime *rt)
+{
+    return atomic_load(&rt->live);
+}
+
+shoal_err actor_wait(actor_runtime *rt, actor_id id, int64_t timeout_ms,
+                     actor_exit *why)
+{
+    actor *a = actor__lookup(rt, id);
+    if (a == NULL)
+        return SHOAL_ENOTFOUND;
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    if (timeout_ms >= 0) {
+        deadline.tv_sec += timeout_ms / 1000;
+        deadline.tv_nsec += (timeout_ms % 1000) * 1000000L;
+        if (deadline.tv_nsec >= 1000000000L) {
+            deadline.tv_sec++;
+            deadline.tv_nsec -= 1000000000L;
+        }
+    }
+    shoal_err err = SHOAL_OK;
+    pthread_mutex_lock(&a->lock);
+    while (!a->finished) {
+        if (timeout_ms < 0) {
+            pthread_cond_wait(&a->exited_cond, &a->lock);
+        } else if (pthread_cond_timedwait(&a->exited_cond, &a->lock,
+                                          &deadline) != 0) {
+            err = a->finished ? SHOAL_OK : SHOAL_ETIMEDOUT;
+            break;
+        }
+    }
+    if (err == SHOAL_OK && why)
+        *why = a->exit_reason;
+    pthread_mutex_unlock(&a->lock);
+    actor__unref(a);
+    return err;
+}
+
+/* ---- the runtime ---- */
+
+shoal_err actor_runtime_new(const actor_config *cfg, actor_runtime **out)
+{
+    *out = NULL;
+    actor_runtime *rt = calloc(1, sizeof *rt);
+    if (rt == NULL)
+        return SHOAL_ENOMEM;
+    rt->cfg = *cfg;
+    if (rt->cfg.fuel_slice <= 0)
+        rt->cfg.fuel_slice = DEFAULT_SLICE;
+    rt->cfg.defaults.max_memory_pages =
+        pick(cfg->defaults.max_memory_pages, DEFAULT_MEMORY_PAGES);
+    if (rt->cfg.defaults.fuel_per_message == 0)
+        rt->cfg.defaults.fuel_per_message = DEFAULT_FUEL_PER_MESSAGE;
+    rt->cfg.defaults.mailbox_cap =
+        pick(cfg->defaults.mailbox_cap, DEFAULT_MAILBOX);
+    rt->cfg.max_actors = pick(cfg->max_actors, DEFAULT_MAX_ACTORS);
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    rt->nworkers = cfg->workers ? cfg->workers : (unsigned)(ncpu > 0 ? ncpu : 1);
+    atomic_init(&rt->live, 0);
+    atomic_init(&rt->next_corr, 1);
+    atomic_init(&rt->next_ref, 1);
+    pthread_mutex_init(&rt->modules_lock, NULL);
+    pthread_mutex_init(&rt->calls_lock, NULL);
+    pthread_rwlock_init(&rt->table_lock, NULL);
+    rt->host_store = wasm_store_new(NULL);
+    shoal_err err = rt->host_store ? abi__make_host(rt) : SHOAL_ENOMEM;
+    if (err == SHOAL_OK)
+        err = sched__start(rt);
+    if (err != SHOAL_OK) {
+        actor_runtime_delete(rt);
+        return err;
+    }
+    *out = rt;
+    return SHOAL_OK;
+}
+
+void actor_runtime_delete(actor_runtime *rt)
+{
+    if (rt == NULL)
+        return;
+    if (rt->workers)
+        sched__stop(rt);
+    /* No worker runs now: finish every remaining actor here. */
+    for (;;) {
+        actor *a = NULL;
+        pthread_rwlock_rdlock(&rt->table_lock);
+        for (uint32_t i = 0; i < rt->nslots && a == NULL; i++) {
+            if (rt->slots[i]) {
+                a = rt->slots[i];
+                atomic_fetch_add(&a->refs, 1);
+            }
+        }
+        pthread_rwlock_unlock(&rt->table_lock);
+        if (a == NULL)
+            break;
+        actor_exit why = {.kind = ACTOR_EXIT_KILLED};
+        actor__finish(a, &why);
+        actor__unref(a);
+    }
+    /* Calls from the embedder that will never be answered. */
+    pending_call *pc = rt->calls;
+    while (pc) {
+        pending_call *next = pc->next;
+        pc->cb(pc->ctx, SHOAL_EEXITED, NULL, 0);
+        free(pc);
+        pc = next;
+    }
+    if (rt->workers)
+        sched__free(rt);
+    module_entry *e = rt->modules;
+    while (e) {
+        module_entry *next = e->next;
+        module_unref(e);
+        e = next;
+    }
+    abi__free_host(rt);
+    wasm_store_delete(rt->host_store);
+    free(rt->slots);
+    free(rt->gens);
+    free(rt->free_slots);
+    pthread_mutex_destroy(&rt->modules_lock);
+    pthread_mutex_destroy(&rt->calls_lock);
+    pthread_rwlock_destroy(&rt->table_lock);
+    free(rt);
+}

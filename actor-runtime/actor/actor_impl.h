@@ -1,0 +1,200 @@
+/* Private to actor-runtime/actor: the structures behind actor.h, shared by
+ * actor.c (lifecycle, table, links), sched.c (workers, queues, timers) and
+ * abi.c (the guest's imports). */
+#ifndef SHOAL_ACTOR_IMPL_H
+#define SHOAL_ACTOR_IMPL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "actor.h"
+#include "shoal_msg.h"
+
+typedef struct actor actor;
+typedef struct worker worker;
+
+/* A module the runtime knows by name. Reference-counted: actors spawned
+ * from it keep it while a newer module replaces it under the same name. */
+typedef struct module_entry {
+    atomic_int refs;
+    char *name;
+    wasm_module *m;
+    struct module_entry *next;
+} module_entry;
+
+/* Where an actor is in scheduling. Changed under the actor's lock. */
+enum run_state {
+    RUN_IDLE,    /* waiting: in no queue, not running */
+    RUN_QUEUED,  /* in a run queue */
+    RUN_RUNNING, /* a worker runs it */
+    RUN_DEAD,
+};
+
+/* What a suspended actor waits for. */
+enum wait_kind {
+    WAIT_NONE,    /* not suspended in a host call */
+    WAIT_RECEIVE, /* receive(): the next message */
+    WAIT_CALL,    /* call(): the reply with wait_corr */
+    WAIT_YIELD,   /* sched_yield(): just the next turn */
+};
+
+/* Start-up runs the module's start function, then _initialize, then
+ * shoal_init, then shoal_main; each phase that has nothing to call is
+ * skipped. */
+enum actor_phase {
+    PHASE_START,
+    PHASE_INITIALIZE,
+    PHASE_INIT,
+    PHASE_MAIN,
+    PHASE_READY, /* started: handling messages, or in shoal_main */
+};
+
+enum actor_calling {
+    CALLING_SETUP,  /* start function or _initialize: no result */
+    CALLING_HANDLE, /* shoal_init or shoal_handle: 0 or an exit code */
+    CALLING_MAIN,   /* shoal_main or _start: returning is a normal exit */
+};
+
+/* Who watches this actor with a monitor. */
+typedef struct monitor_entry {
+    uint64_t ref;
+    actor_id watcher;
+} monitor_entry;
+
+struct actor {
+    actor_id id;
+    actor_runtime *rt;
+    atomic_int refs; /* the table's, plus every holder's */
+
+    pthread_mutex_t lock; /* everything below up to the execution state */
+    pthread_cond_t exited_cond;
+    enum run_state sched;
+    actor *next_run; /* run queue link */
+
+    shoal_msg *mb_head, *mb_tail; /* mailbox, arrival order */
+    uint32_t mb_count, mb_cap;
+    shoal_msg *reply; /* the awaited reply, when it arrived */
+
+    enum wait_kind wait;
+    uint64_t wait_corr;  /* WAIT_CALL */
+    uint64_t wait_seq;   /* increments per wait; stale timers see a change */
+    bool timed_out;      /* the wait's timer fired */
+    bool kill_requested; /* actor_kill or a failed link */
+    actor_exit kill_reason;
+    bool dead;     /* exiting or exited: no more messages */
+    bool finished; /* exit complete: links and monitors told */
+    actor_exit exit_reason;
+
+    actor_id *links;
+    uint32_t nlinks, caplinks;
+    monitor_entry *monitors; /* who watches this actor */
+    uint32_t nmonitors, capmonitors;
+    monitor_entry *monitoring; /* whom it watches (watcher = the target) */
+    uint32_t nmonitoring, capmonitoring;
+    bool trap_exit;
+
+    /* Execution state: touched only by the worker that runs the actor. */
+    module_entry *mod;
+    actor_limits limits;
+    wasm_store *store;
+    wasm_instance *inst;
+    wasm_exec *x;
+    wasm_func *handle;     /* shoal_handle: reactive */
+    wasm_func *init;       /* shoal_init */
+    wasm_func *main;       /* shoal_main or _start: long-running */
+    wasm_func *start;      /* the module's start function */
+    wasm_func *initialize; /* _initialize of a WASI reactor */
+    enum actor_phase phase;
+    enum actor_calling calling; /* what the call under way is */
+    bool in_call; /* a Wasm call is under way (x holds state) */
+    shoal_msg *current; /* the current message */
+    bool replied;       /* to the current message, if a request */
+    int64_t budget;     /* fuel left for this message */
+    shoal_msg *init_msg;
+    char *logbuf; /* a partial stdout/stderr line */
+    uint32_t loglen;
+};
+
+struct actor_runtime {
+    actor_config cfg;
+    unsigned nworkers;
+    worker *workers;
+
+    pthread_mutex_t modules_lock;
+    module_entry *modules;
+
+    /* The actor table: slot index -> actor, with generations. */
+    pthread_rwlock_t table_lock;
+    actor **slots;
+    uint16_t *gens;
+    uint32_t nslots, capslots;
+    uint32_t *free_slots;
+    uint32_t nfree, capfree;
+    atomic_size_t live;
+
+    /* Host functions shared by every actor (their env is the runtime). */
+    wasm_store *host_store;
+    struct abi_host *abi;
+
+    /* Run queue for actors made runnable off the workers. */
+    pthread_mutex_t sched_lock;
+    pthread_cond_t sched_cond;
+    actor *global_head, *global_tail;
+    unsigned sleeping;
+    bool stopping;
+
+    /* Timers: a binary heap ordered by deadline, run by a timer thread. */
+    pthread_mutex_t timer_lock;
+    pthread_cond_t timer_cond;
+    struct timer_entry *timers;
+    size_t ntimers, captimers;
+    pthread_t timer_thread;
+    bool timer_started, timer_stop;
+
+    /* Requests from the embedder waiting for replies. */
+    pthread_mutex_t calls_lock;
+    struct pending_call *calls;
+    atomic_uint_fast64_t next_corr;
+    atomic_uint_fast64_t next_ref;
+};
+
+/* actor.c */
+actor *actor__lookup(actor_runtime *rt, actor_id id); /* +1 ref, or NULL */
+void actor__unref(actor *a);
+/* Delivers m (owned) to id; on error m is freed. Requests get their corr. */
+shoal_err actor__deliver(actor_runtime *rt, actor_id to, shoal_msg *m);
+/* Ends a (on its worker): links, monitors, waiting callers, the table. */
+void actor__finish(actor *a, const actor_exit *why);
+void actor__log(actor *a, int level, const char *msg, size_t len);
+/* A reply addressed to the embedder (sender 0). */
+void actor__embedder_reply(actor_runtime *rt, shoal_msg *m);
+shoal_err actor__spawn_internal(actor_runtime *rt, module_entry *mod,
+                                const uint8_t *init, size_t init_len,
+                                const actor_spawn_opts *opts, actor_id *out,
+                                shoal_errinfo *ei);
+module_entry *actor__find_module(actor_runtime *rt, const char *name,
+                                 size_t len);
+
+/* sched.c */
+shoal_err sched__start(actor_runtime *rt);
+void sched__stop(actor_runtime *rt); /* joins the threads */
+void sched__free(actor_runtime *rt);
+/* Makes a runnable if it is idle (call with a->lock held). */
+void sched__wake_locked(actor *a);
+/* Timers: after ms, wake actor id if its wait_seq is still seq; or time
+ * out the embedder call corr (id 0). */
+void sched__timer_add(actor_runtime *rt, int64_t ms, actor_id id,
+                      uint64_t seq);
+uint64_t sched__now_ns(void);
+
+/* abi.c */
+shoal_err abi__make_host(actor_runtime *rt);
+void abi__free_host(actor_runtime *rt);
+/* Resolves m's imports for an actor; imports has one entry per import. */
+shoal_err abi__link(actor_runtime *rt, const wasm_module *m,
+                    wasm_extern *imports, shoal_errinfo *ei);
+/* Finishes a suspended host call of a whose wait is satisfied (a->lock
+ * held): writes the result. Returns false if the wait goes on. */
+bool abi__complete_wait(actor *a);
+
+#endif
