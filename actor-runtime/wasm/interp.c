@@ -364,7 +364,8 @@ L_MEMORY_FILL: {
     uint64_t n = RD(uint32_t, ip[2].s.a);
     if (d + n > memsize)
         TRAP(MEMORY_OOB);
-    memset(mem + d, (int)(uint8_t)v, n);
+    if (n) /* a memory of 0 pages has no base to offset */
+        memset(mem + d, (int)(uint8_t)v, n);
     NEXT(3);
 }
 
@@ -374,7 +375,8 @@ L_MEMORY_COPY: {
     uint64_t n = RD(uint32_t, ip[2].s.a);
     if (d + n > memsize || s + n > memsize)
         TRAP(MEMORY_OOB);
-    memmove(mem + d, mem + s, n);
+    if (n)
+        memmove(mem + d, mem + s, n);
     NEXT(3);
 }
 
