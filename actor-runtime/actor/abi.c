@@ -117,7 +117,8 @@ static void take_current(actor *a, shoal_msg *m)
 {
     msg_free(a->current);
     a->current = m;
-    a->replied = false;
+    if (m && m->kind == MSG_REQUEST)
+        actor__open_request(a, m);
 }
 
 static wasm_host_status h_receive(wasm_exec *x, void *env, uint64_t *slots)
@@ -254,17 +255,16 @@ static wasm_host_status h_call(wasm_exec *x, void *env, uint64_t *slots)
 static wasm_host_status h_reply(wasm_exec *x, void *env, uint64_t *slots)
 {
     actor *a = self_of(x);
-    shoal_msg *req = a->current;
-    if (req == NULL || req->kind != MSG_REQUEST || a->replied)
+    if (!a->req_open)
         return ret_i32(slots, E_NOMSG);
     shoal_msg *m;
-    int32_t st = make_msg(x, MSG_REPLY, req->corr, (uint32_t)slots[0],
+    int32_t st = make_msg(x, MSG_REPLY, a->req_corr, (uint32_t)slots[0],
                           (uint32_t)slots[1], &m);
     if (st)
         return ret_i32(slots, st);
-    a->replied = true;
+    a->req_open = false;
     return ret_i32(slots,
-                   status_of(actor__deliver(a->rt, req->sender, m)));
+                   status_of(actor__deliver(a->rt, a->req_sender, m)));
 }
 
 static wasm_host_status h_spawn(wasm_exec *x, void *env, uint64_t *slots)

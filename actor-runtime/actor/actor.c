@@ -349,12 +349,21 @@ static bool is_failure(const actor_exit *why)
 }
 
 /* Tells the sender of an unanswered request that no reply will come. */
-static void refuse_request(actor_runtime *rt, actor_id self,
-                           const shoal_msg *req)
+static void refuse(actor_runtime *rt, actor_id self, actor_id sender,
+                   uint64_t corr)
 {
-    shoal_msg *r = msg_new(MSG_REPLY, self, req->corr, NULL, 0);
+    shoal_msg *r = msg_new(MSG_REPLY, self, corr, NULL, 0);
     if (r)
-        actor__deliver(rt, req->sender, r);
+        actor__deliver(rt, sender, r);
+}
+
+void actor__open_request(actor *a, const shoal_msg *req)
+{
+    if (a->req_open)
+        refuse(a->rt, a->id, a->req_sender, a->req_corr);
+    a->req_open = true;
+    a->req_sender = req->sender;
+    a->req_corr = req->corr;
 }
 
 static void notify_link(actor_runtime *rt, actor *a, actor_id other,
@@ -420,12 +429,13 @@ void actor__finish(actor *a, const actor_exit *why)
     }
 
     /* Nobody will answer the requests this actor held. */
-    if (a->current && a->current->kind == MSG_REQUEST && !a->replied)
-        refuse_request(rt, a->id, a->current);
+    if (a->req_open)
+        refuse(rt, a->id, a->req_sender, a->req_corr);
+    a->req_open = false;
     while (mail) {
         shoal_msg *next = mail->next;
         if (mail->kind == MSG_REQUEST)
-            refuse_request(rt, a->id, mail);
+            refuse(rt, a->id, mail->sender, mail->corr);
         msg_free(mail);
         mail = next;
     }
@@ -529,6 +539,8 @@ shoal_err actor__spawn_internal(actor_runtime *rt, module_entry *mod,
     wl.max_call_depth = ACTOR_CALL_DEPTH;
     wl.max_table_elems = 1u << 20;
     a->store = wasm_store_new(&wl);
+    if (a->store)
+        wasm_store_set_memory_provider(a->store, &rt->memory_provider);
     uint32_t nimports = wasm_module_num_imports(mod->m);
     wasm_extern *imports = calloc(nimports ? nimports : 1, sizeof *imports);
     if (a->store == NULL || imports == NULL) {
@@ -685,6 +697,8 @@ shoal_err actor_wait(actor_runtime *rt, actor_id id, int64_t timeout_ms,
 shoal_err actor_runtime_new(const actor_config *cfg, actor_runtime **out)
 {
     *out = NULL;
+    if (cfg->node_id >= 0x8000)
+        return SHOAL_EINVAL; /* ids must stay positive as i64 */
     actor_runtime *rt = calloc(1, sizeof *rt);
     if (rt == NULL)
         return SHOAL_ENOMEM;
@@ -707,7 +721,11 @@ shoal_err actor_runtime_new(const actor_config *cfg, actor_runtime **out)
     pthread_mutex_init(&rt->calls_lock, NULL);
     pthread_rwlock_init(&rt->table_lock, NULL);
     rt->host_store = wasm_store_new(NULL);
-    shoal_err err = rt->host_store ? abi__make_host(rt) : SHOAL_ENOMEM;
+    rt->memories = arena_new(NULL);
+    if (rt->memories)
+        rt->memory_provider = arena_provider(rt->memories);
+    shoal_err err = rt->host_store && rt->memories ? abi__make_host(rt)
+                                                   : SHOAL_ENOMEM;
     if (err == SHOAL_OK)
         err = sched__start(rt);
     if (err != SHOAL_OK) {
@@ -759,6 +777,8 @@ void actor_runtime_delete(actor_runtime *rt)
     }
     abi__free_host(rt);
     wasm_store_delete(rt->host_store);
+    if (rt->memories)
+        arena_delete(rt->memories); /* every actor's store is gone */
     free(rt->slots);
     free(rt->gens);
     free(rt->free_slots);

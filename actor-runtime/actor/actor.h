@@ -21,8 +21,9 @@
 
 typedef struct actor_runtime actor_runtime;
 
-/* Cluster-unique: node id (bits 48-63), local slot (16-47), generation
- * (0-15). 0 is nobody (the runtime or the embedder). */
+/* Cluster-unique: node id (bits 48-62; bit 63 stays 0 so that ids are
+ * positive as i64), local slot (16-47), generation (0-15). 0 is nobody
+ * (the runtime or the embedder). */
 typedef uint64_t actor_id;
 
 static inline uint16_t actor_id_node(actor_id id)
@@ -72,7 +73,7 @@ typedef struct actor_exit {
 const char *actor_exit_reason(const actor_exit *e, char *buf, size_t len);
 
 typedef struct actor_config {
-    uint16_t node_id;
+    uint16_t node_id;          /* below 0x8000: ids are positive i64s */
     unsigned workers;          /* worker threads; 0: one per core */
     int64_t fuel_slice;        /* fuel per scheduling slice (10000) */
     actor_limits defaults;     /* zero fields: 16 MiB, 100,000,000, 1024 */

@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 
 #include "actor.h"
+#include "arena.h"
 #include "shoal_msg.h"
 
 typedef struct actor actor;
@@ -108,7 +109,11 @@ struct actor {
     enum actor_calling calling; /* what the call under way is */
     bool in_call; /* a Wasm call is under way (x holds state) */
     shoal_msg *current; /* the current message */
-    bool replied;       /* to the current message, if a request */
+    /* The most recent request received, until answered: reply answers it
+     * even after later receives and calls replaced the current message. */
+    bool req_open;
+    actor_id req_sender;
+    uint64_t req_corr;
     int64_t budget;     /* fuel left for this message */
     shoal_msg *init_msg;
     char *logbuf; /* a partial stdout/stderr line */
@@ -131,6 +136,10 @@ struct actor_runtime {
     uint32_t *free_slots;
     uint32_t nfree, capfree;
     atomic_size_t live;
+
+    /* Linear memories of all actors, carved from shared reservations. */
+    arena *memories;
+    wasm_memory_provider memory_provider;
 
     /* Host functions shared by every actor (their env is the runtime). */
     wasm_store *host_store;
@@ -166,6 +175,9 @@ shoal_err actor__deliver(actor_runtime *rt, actor_id to, shoal_msg *m);
 /* Ends a (on its worker): links, monitors, waiting callers, the table. */
 void actor__finish(actor *a, const actor_exit *why);
 void actor__log(actor *a, int level, const char *msg, size_t len);
+/* A request becomes the one reply answers; an earlier unanswered one is
+ * refused (its caller gets SHOAL_E_EXITED-style "no reply"). */
+void actor__open_request(actor *a, const shoal_msg *req);
 /* A reply addressed to the embedder (sender 0). */
 void actor__embedder_reply(actor_runtime *rt, shoal_msg *m);
 shoal_err actor__spawn_internal(actor_runtime *rt, module_entry *mod,

@@ -181,7 +181,8 @@ static bool begin_handle(actor *a)
         return false;
     msg_free(a->current);
     a->current = m;
-    a->replied = false;
+    if (m->kind == MSG_REQUEST)
+        actor__open_request(a, m);
     uint64_t args[2] = {m->len, m->kind};
     return begin(a, a->handle, CALLING_HANDLE, args, 2);
 }
