@@ -1,0 +1,17 @@
+;; Imports of every kind, and segments written into the imported objects.
+(module
+  (import "env" "f" (func $f (param i32) (result i32)))
+  (import "env" "mem" (memory 1 2))
+  (import "env" "tab" (table 2 funcref))
+  (import "env" "g" (global $g i32))
+  (import "env" "gm" (global $gm (mut i64)))
+  (global $copy (export "copy") i32 (global.get $g))
+  (elem (i32.const 1) func $twice)
+  (data (i32.const 100) "shoal")
+  (func $twice (param i32) (result i32)
+    (i32.mul (call $f (local.get 0)) (i32.const 2)))
+  (func (export "bump") (result i64)
+    (global.set $gm (i64.add (global.get $gm) (i64.const 1)))
+    (global.get $gm))
+  (func (export "via_table") (param i32) (result i32)
+    (call_indirect (param i32) (result i32) (local.get 0) (i32.const 1))))
