@@ -38,27 +38,41 @@ typedef struct shoal_msg {
 
 /* Checks that p[0..len) is exactly one msgpack object, at most
  * MSG_MAX_PAYLOAD bytes and MSG_MAX_DEPTH deep. SHOAL_EMALFORMED or
- * SHOAL_ELIMIT with ei (byte offset and reason) otherwise. */
+ * SHOAL_ELIMIT with ei (byte offset and reason) otherwise. Depth counts
+ * nested arrays and maps: a scalar is 0 deep, [[]] is 2. Allocates nothing.
+ * SHOAL_EINVAL when p is NULL and len is not 0. */
 shoal_err msg_validate(const uint8_t *p, size_t len, shoal_errinfo *ei);
 
 /* A new message with a copy of the payload (not validated here); NULL when
- * out of memory. The caller owns it and frees it with msg_free. */
+ * out of memory, or when kind is not a msg_kind, len is over MSG_MAX_PAYLOAD
+ * or payload is NULL with len not 0. The caller owns it and frees it with
+ * msg_free (which takes NULL too). */
 shoal_msg *msg_new(msg_kind kind, uint64_t sender, uint64_t corr,
                    const uint8_t *payload, size_t len);
 void msg_free(shoal_msg *m);
 
 /* The payload of an EXIT or DOWN notice, docs/abi.md: a map {"actor": id,
- * "reason": reason, "code": code} plus "ref": ref for DOWN (ref 0: none).
- * NULL when out of memory. */
+ * "reason": reason, "code": code} plus "ref": ref for DOWN (ref 0: none),
+ * in the order of docs/abi.md; sender and corr are 0. A NULL reason is "",
+ * and one too long for MSG_MAX_PAYLOAD is cut between UTF-8 characters.
+ * NULL when out of memory or kind is neither MSG_EXIT nor MSG_DOWN. */
 shoal_msg *msg_new_notice(msg_kind kind, uint64_t actor, uint64_t ref,
                           const char *reason, int32_t code);
 
 /* The envelope on the wire: a msgpack map {"from": u64, "corr": u64,
  * "kind": uint, "body": bin}. On SHOAL_OK *out is malloc'ed and the caller
- * frees it. */
+ * frees it. The payload goes as it is (msg_decode checks it). SHOAL_EINVAL
+ * for a NULL argument or an unknown kind, SHOAL_ELIMIT for a payload over
+ * MSG_MAX_PAYLOAD, SHOAL_ENOMEM. */
 shoal_err msg_encode(const shoal_msg *m, uint8_t **out, size_t *len);
 /* Reads an envelope; the body must pass msg_validate. On SHOAL_OK *out is
- * the caller's. SHOAL_EMALFORMED with ei saying what and where. */
+ * the caller's. SHOAL_EMALFORMED with ei saying what and where: missing,
+ * repeated or unknown fields, a field of the wrong type, a kind over
+ * MSG_INIT, a body msg_validate refuses. SHOAL_ELIMIT for a body too big
+ * or too deep (as msg_validate), or an envelope bigger than any holding a
+ * body of MSG_MAX_PAYLOAD bytes; SHOAL_ENOMEM; SHOAL_EINVAL for a NULL out,
+ * or a NULL p with len not 0. On failure *out is left alone. Encodings wider
+ * than msg_encode's, and any order of the fields, are accepted. */
 shoal_err msg_decode(const uint8_t *p, size_t len, shoal_msg **out,
                      shoal_errinfo *ei);
 
