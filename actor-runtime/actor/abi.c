@@ -427,7 +427,7 @@ static wasm_host_status h_monitor(wasm_exec *x, void *env, uint64_t *slots)
         shoal_msg *n =
             msg_new_notice(MSG_DOWN, slots[0], ref, "noproc", 0);
         if (n) {
-            n->sender = 0;
+            n->sender = slots[0];
             actor__deliver(rt, a->id, n);
         }
     }

@@ -18,6 +18,13 @@
 #define ACTOR_STACK_SLOTS (1u << 16)
 #define ACTOR_CALL_DEPTH 10000u
 
+#define RECENT_EXITS 4096u
+
+typedef struct recent_exit {
+    actor_id id;
+    actor_exit why;
+} recent_exit;
+
 typedef struct pending_call {
     struct pending_call *next;
     uint64_t corr;
@@ -422,6 +429,12 @@ void actor__finish(actor *a, const actor_exit *why)
     a->mb_count = 0;
     pthread_mutex_unlock(&a->lock);
 
+    /* On record before it leaves the table, so that actor_wait finds it
+     * in one place or the other. */
+    pthread_mutex_lock(&rt->recent_lock);
+    rt->recent[rt->recent_next++ % RECENT_EXITS] =
+        (recent_exit){.id = a->id, .why = *why};
+    pthread_mutex_unlock(&rt->recent_lock);
     table_remove(rt, a);
     if (a->loglen) {
         actor__log(a, 1, a->logbuf, a->loglen);
@@ -662,8 +675,21 @@ shoal_err actor_wait(actor_runtime *rt, actor_id id, int64_t timeout_ms,
                      actor_exit *why)
 {
     actor *a = actor__lookup(rt, id);
-    if (a == NULL)
-        return SHOAL_ENOTFOUND;
+    if (a == NULL) {
+        /* Gone already: its exit may still be on record. */
+        shoal_err err = SHOAL_ENOTFOUND;
+        pthread_mutex_lock(&rt->recent_lock);
+        for (uint32_t i = 0; i < RECENT_EXITS; i++) {
+            if (rt->recent[i].id == id) {
+                if (why)
+                    *why = rt->recent[i].why;
+                err = SHOAL_OK;
+                break;
+            }
+        }
+        pthread_mutex_unlock(&rt->recent_lock);
+        return err;
+    }
     struct timespec deadline;
     clock_gettime(CLOCK_REALTIME, &deadline);
     if (timeout_ms >= 0) {
@@ -719,7 +745,13 @@ shoal_err actor_runtime_new(const actor_config *cfg, actor_runtime **out)
     atomic_init(&rt->next_ref, 1);
     pthread_mutex_init(&rt->modules_lock, NULL);
     pthread_mutex_init(&rt->calls_lock, NULL);
+    pthread_mutex_init(&rt->recent_lock, NULL);
     pthread_rwlock_init(&rt->table_lock, NULL);
+    rt->recent = calloc(RECENT_EXITS, sizeof *rt->recent);
+    if (rt->recent == NULL) {
+        actor_runtime_delete(rt);
+        return SHOAL_ENOMEM;
+    }
     rt->host_store = wasm_store_new(NULL);
     rt->memories = arena_new(NULL);
     if (rt->memories)
@@ -784,6 +816,8 @@ void actor_runtime_delete(actor_runtime *rt)
     free(rt->free_slots);
     pthread_mutex_destroy(&rt->modules_lock);
     pthread_mutex_destroy(&rt->calls_lock);
+    pthread_mutex_destroy(&rt->recent_lock);
+    free(rt->recent);
     pthread_rwlock_destroy(&rt->table_lock);
     free(rt);
 }

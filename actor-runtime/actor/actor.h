@@ -132,8 +132,9 @@ bool actor_alive(actor_runtime *rt, actor_id id);
 /* Live actors. */
 size_t actor_count(actor_runtime *rt);
 
-/* Waits until id has exited for good (no restart pending) and fills *why.
- * SHOAL_ETIMEDOUT after timeout_ms (< 0: forever). */
+/* Waits until id has exited and fills *why. An actor that exited before
+ * the call is found among the runtime's last 4096 exits; older ones give
+ * SHOAL_ENOTFOUND. SHOAL_ETIMEDOUT after timeout_ms (< 0: forever). */
 shoal_err actor_wait(actor_runtime *rt, actor_id id, int64_t timeout_ms,
                      actor_exit *why);
 

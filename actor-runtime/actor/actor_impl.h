@@ -160,6 +160,11 @@ struct actor_runtime {
     pthread_t timer_thread;
     bool timer_started, timer_stop;
 
+    /* The last RECENT_EXITS exits, for actor_wait after the fact. */
+    pthread_mutex_t recent_lock;
+    struct recent_exit *recent;
+    uint32_t recent_next;
+
     /* Requests from the embedder waiting for replies. */
     pthread_mutex_t calls_lock;
     struct pending_call *calls;

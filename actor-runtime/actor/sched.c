@@ -19,6 +19,7 @@
 struct worker {
     actor_runtime *rt;
     unsigned index;
+    unsigned turns;
     pthread_t thread;
     pthread_mutex_t lock;
     actor *head, *tail;
@@ -122,17 +123,36 @@ void sched__wake_locked(actor *a)
     pthread_mutex_unlock(&rt->sched_lock);
 }
 
-static actor *take(worker *w)
+static actor *take_local(worker *w)
 {
-    actor_runtime *rt = w->rt;
     pthread_mutex_lock(&w->lock);
     actor *a = queue_pop(&w->head, &w->tail);
     pthread_mutex_unlock(&w->lock);
-    if (a)
-        return a;
+    return a;
+}
+
+static actor *take_global(actor_runtime *rt)
+{
     pthread_mutex_lock(&rt->sched_lock);
-    a = queue_pop(&rt->global_head, &rt->global_tail);
+    actor *a = queue_pop(&rt->global_head, &rt->global_tail);
     pthread_mutex_unlock(&rt->sched_lock);
+    return a;
+}
+
+/* The next actor for w. The local queue (preempted actors) and the global
+ * queue (woken actors) take turns, so neither can starve the other: a busy
+ * loop stays in the local queue while a message rally flows through the
+ * global one. */
+static actor *take(worker *w)
+{
+    actor_runtime *rt = w->rt;
+    actor *a;
+    if (++w->turns & 1)
+        a = take_local(w);
+    else
+        a = take_global(rt);
+    if (a == NULL)
+        a = (w->turns & 1) ? take_global(rt) : take_local(w);
     if (a)
         return a;
     for (unsigned i = 1; i < rt->nworkers; i++) {
@@ -370,8 +390,11 @@ static void *worker_main(void *arg)
         /* Re-check under the lock: a push that happened before we counted
          * ourselves asleep is visible now; a later one will signal. */
         bool any = rt->global_head != NULL;
-        for (unsigned i = 0; !any && i < rt->nworkers; i++)
+        for (unsigned i = 0; !any && i < rt->nworkers; i++) {
+            pthread_mutex_lock(&rt->workers[i].lock);
             any = rt->workers[i].head != NULL;
+            pthread_mutex_unlock(&rt->workers[i].lock);
+        }
         if (!any)
             pthread_cond_wait(&rt->sched_cond, &rt->sched_lock);
         rt->sleeping--;

@@ -1,0 +1,432 @@
+/* Tests of the actor runtime with real Wasm actors: the example actors of
+ * examples/actors and small modules from tests/actor/wat. Paths come from
+ * SHOAL_ACTOR_EXAMPLES and SHOAL_ACTOR_WAT (set by meson). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <msgpack.h>
+#include <pthread.h>
+
+#include "actor.h"
+
+/* ---- helpers ---- */
+
+static uint8_t *slurp(const char *dir_env, const char *name, size_t *len)
+{
+    const char *dir = getenv(dir_env);
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir ? dir : ".", name);
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        fprintf(stderr, "cannot open %s\n", path);
+        return NULL;
+    }
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    if (n < 0) {
+        fclose(f);
+        return NULL;
+    }
+    rewind(f);
+    uint8_t *b = malloc((size_t)n);
+    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
+        free(b);
+        b = NULL;
+    }
+    fclose(f);
+    *len = (size_t)n;
+    return b;
+}
+
+static void add_module(actor_runtime *rt, const char *env, const char *file,
+                       const char *name)
+{
+    size_t n = 0;
+    uint8_t *b = slurp(env, file, &n);
+    assert_non_null(b);
+    shoal_errinfo ei = {0};
+    shoal_err err = actor_runtime_add_module(rt, name, b, n, &ei);
+    if (err)
+        fprintf(stderr, "%s: %s\n", name, ei.msg);
+    assert_int_equal(err, SHOAL_OK);
+    free(b);
+}
+
+/* What the runtime told us, collected across threads. */
+typedef struct events {
+    pthread_mutex_t lock;
+    char log[8192];
+    size_t loglen;
+    unsigned exits;
+} events;
+
+static void on_log(void *ctx, actor_id id, int level, const char *msg,
+                   size_t len)
+{
+    events *ev = ctx;
+    pthread_mutex_lock(&ev->lock);
+    int n = snprintf(ev->log + ev->loglen, sizeof ev->log - ev->loglen,
+                     "%d %.*s\n", level, (int)len, msg);
+    if (n > 0 && ev->loglen + (size_t)n < sizeof ev->log)
+        ev->loglen += (size_t)n;
+    pthread_mutex_unlock(&ev->lock);
+}
+
+static void on_exit_cb(void *ctx, actor_id id, const actor_exit *why)
+{
+    events *ev = ctx;
+    pthread_mutex_lock(&ev->lock);
+    ev->exits++;
+    pthread_mutex_unlock(&ev->lock);
+}
+
+static actor_runtime *runtime(unsigned workers, events *ev)
+{
+    actor_config cfg = {.node_id = 3, .workers = workers};
+    if (ev) {
+        memset(ev, 0, sizeof *ev);
+        pthread_mutex_init(&ev->lock, NULL);
+        cfg.log = on_log;
+        cfg.on_exit = on_exit_cb;
+        cfg.ctx = ev;
+    }
+    actor_runtime *rt;
+    assert_int_equal(actor_runtime_new(&cfg, &rt), SHOAL_OK);
+    add_module(rt, "SHOAL_ACTOR_EXAMPLES", "echo.wasm", "echo");
+    add_module(rt, "SHOAL_ACTOR_EXAMPLES", "counter.wasm", "counter");
+    add_module(rt, "SHOAL_ACTOR_EXAMPLES", "pingpong.wasm", "pingpong");
+    add_module(rt, "SHOAL_ACTOR_EXAMPLES", "trapper.wasm", "trapper");
+    add_module(rt, "SHOAL_ACTOR_EXAMPLES", "receiver.wasm", "receiver");
+    add_module(rt, "SHOAL_ACTOR_EXAMPLES", "spinner.wasm", "spinner");
+    add_module(rt, "SHOAL_ACTOR_WAT", "linker.wasm", "linker");
+    return rt;
+}
+
+/* A msgpack value built with msgpack-c. */
+typedef struct mp {
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+} mp;
+
+static void mp_init(mp *m)
+{
+    msgpack_sbuffer_init(&m->sb);
+    msgpack_packer_init(&m->pk, &m->sb, msgpack_sbuffer_write);
+}
+
+static void mp_str(mp *m, const char *s)
+{
+    msgpack_pack_str(&m->pk, strlen(s));
+    msgpack_pack_str_body(&m->pk, s, strlen(s));
+}
+
+/* A reply captured by a callback. */
+typedef struct reply {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool done;
+    shoal_err err;
+    uint8_t data[256];
+    size_t len;
+} reply;
+
+static void reply_init(reply *r)
+{
+    memset(r, 0, sizeof *r);
+    pthread_mutex_init(&r->lock, NULL);
+    pthread_cond_init(&r->cond, NULL);
+}
+
+static void on_reply(void *ctx, shoal_err err, const uint8_t *data,
+                     size_t len)
+{
+    reply *r = ctx;
+    pthread_mutex_lock(&r->lock);
+    r->err = err;
+    r->len = len < sizeof r->data ? len : sizeof r->data;
+    if (len)
+        memcpy(r->data, data, r->len);
+    r->done = true;
+    pthread_cond_signal(&r->cond);
+    pthread_mutex_unlock(&r->lock);
+}
+
+static void reply_wait(reply *r)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += 10;
+    pthread_mutex_lock(&r->lock);
+    while (!r->done)
+        if (pthread_cond_timedwait(&r->cond, &r->lock, &ts) != 0)
+            break;
+    pthread_mutex_unlock(&r->lock);
+    assert_true(r->done);
+}
+
+/* Calls `to` with a string request and returns the reply's msgpack int. */
+static int64_t call_int(actor_runtime *rt, actor_id to, const char *what)
+{
+    mp m;
+    mp_init(&m);
+    mp_str(&m, what);
+    reply r;
+    reply_init(&r);
+    assert_int_equal(actor_call(rt, to, (uint8_t *)m.sb.data, m.sb.size, 5000,
+                                on_reply, &r),
+                     SHOAL_OK);
+    msgpack_sbuffer_destroy(&m.sb);
+    reply_wait(&r);
+    assert_int_equal(r.err, SHOAL_OK);
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    assert_int_equal(msgpack_unpack_next(&u, (const char *)r.data, r.len, NULL),
+                     MSGPACK_UNPACK_SUCCESS);
+    int64_t v = u.data.type == MSGPACK_OBJECT_POSITIVE_INTEGER
+                    ? (int64_t)u.data.via.u64
+                    : u.data.via.i64;
+    msgpack_unpacked_destroy(&u);
+    return v;
+}
+
+static actor_id spawn(actor_runtime *rt, const char *module, const mp *init,
+                      const actor_spawn_opts *opts)
+{
+    actor_id id = 0;
+    shoal_errinfo ei = {0};
+    shoal_err err = actor_spawn(rt, module, init ? (uint8_t *)init->sb.data : NULL,
+                                init ? init->sb.size : 0, opts, &id, &ei);
+    if (err)
+        fprintf(stderr, "spawn %s: %s\n", module, ei.msg);
+    assert_int_equal(err, SHOAL_OK);
+    assert_true(id > 0);
+    return id;
+}
+
+static void wait_exit(actor_runtime *rt, actor_id id, actor_exit_kind kind,
+                      const char *reason)
+{
+    actor_exit why;
+    assert_int_equal(actor_wait(rt, id, 10000, &why), SHOAL_OK);
+    char buf[96];
+    actor_exit_reason(&why, buf, sizeof buf);
+    if (why.kind != kind)
+        fprintf(stderr, "exit reason: %s\n", buf);
+    assert_int_equal(why.kind, kind);
+    if (reason)
+        assert_string_equal(buf, reason);
+}
+
+/* ---- tests ---- */
+
+static void test_request_reply(void **state)
+{
+    actor_runtime *rt = runtime(2, NULL);
+    actor_id c = spawn(rt, "counter", NULL, NULL);
+    for (int i = 1; i <= 50; i++)
+        assert_int_equal(call_int(rt, c, "inc"), i);
+    assert_int_equal(call_int(rt, c, "get"), 50);
+    actor_runtime_delete(rt);
+}
+
+/* One worker thread: an actor spinning forever beside a ping-pong pair.
+ * The pair must finish its rally while the spinner still runs. */
+static void test_fair_on_one_worker(void **state)
+{
+    events ev;
+    actor_runtime *rt = runtime(1, &ev);
+    actor_spawn_opts forever = {.limits.fuel_per_message = UINT64_MAX};
+    actor_id spin = spawn(rt, "spinner", NULL, &forever);
+    actor_id b = spawn(rt, "pingpong", NULL, NULL);
+    mp init;
+    mp_init(&init);
+    msgpack_pack_map(&init.pk, 2);
+    mp_str(&init, "peer");
+    msgpack_pack_uint64(&init.pk, b);
+    mp_str(&init, "count");
+    msgpack_pack_int(&init.pk, 2000);
+    actor_id a = spawn(rt, "pingpong", &init, NULL);
+    msgpack_sbuffer_destroy(&init.sb);
+    wait_exit(rt, a, ACTOR_EXIT_NORMAL, "normal");
+    wait_exit(rt, b, ACTOR_EXIT_NORMAL, "normal");
+    assert_true(actor_alive(rt, spin));
+    assert_int_equal(actor_kill(rt, spin), SHOAL_OK);
+    wait_exit(rt, spin, ACTOR_EXIT_KILLED, "killed");
+    assert_false(actor_alive(rt, spin));
+    actor_runtime_delete(rt);
+}
+
+static void test_mailbox_bound(void **state)
+{
+    actor_runtime *rt = runtime(1, NULL);
+    /* A spinner never receives: its mailbox only fills. */
+    actor_spawn_opts opts = {.limits = {.mailbox_cap = 4,
+                                        .fuel_per_message = UINT64_MAX}};
+    actor_id spin = spawn(rt, "spinner", NULL, &opts);
+    uint8_t one = 0x01;
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(actor_send(rt, spin, &one, 1), SHOAL_OK);
+    assert_int_equal(actor_send(rt, spin, &one, 1), SHOAL_EFULL);
+    actor_kill(rt, spin);
+    wait_exit(rt, spin, ACTOR_EXIT_KILLED, NULL);
+    actor_runtime_delete(rt);
+}
+
+static void test_malformed_and_stale(void **state)
+{
+    actor_runtime *rt = runtime(1, NULL);
+    actor_id e = spawn(rt, "echo", NULL, NULL);
+    uint8_t bad[] = {0x92, 0x01}; /* an array of 2 with one element */
+    assert_int_equal(actor_send(rt, e, bad, sizeof bad), SHOAL_EMALFORMED);
+    assert_int_equal(actor_send(rt, e, bad, 0), SHOAL_EMALFORMED);
+    uint8_t trailing[] = {0x01, 0x02};
+    assert_int_equal(actor_send(rt, e, trailing, 2), SHOAL_EMALFORMED);
+    actor_kill(rt, e);
+    wait_exit(rt, e, ACTOR_EXIT_KILLED, NULL);
+    uint8_t one = 0x01;
+    assert_int_equal(actor_send(rt, e, &one, 1), SHOAL_ENOTFOUND);
+    /* A new actor reuses the slot with a new generation: the old id stays
+     * dead. */
+    actor_id e2 = spawn(rt, "echo", NULL, NULL);
+    assert_true(e2 != e);
+    assert_int_equal(actor_send(rt, e, &one, 1), SHOAL_ENOTFOUND);
+    assert_int_equal(actor_kill(rt, e), SHOAL_ENOTFOUND);
+    actor_runtime_delete(rt);
+}
+
+static void test_traps_and_fuel(void **state)
+{
+    events ev;
+    actor_runtime *rt = runtime(2, &ev);
+    actor_id t = spawn(rt, "trapper", NULL, NULL);
+    mp m;
+    mp_init(&m);
+    mp_str(&m, "boom");
+    assert_int_equal(actor_send(rt, t, (uint8_t *)m.sb.data, m.sb.size),
+                     SHOAL_OK);
+    msgpack_sbuffer_destroy(&m.sb);
+    wait_exit(rt, t, ACTOR_EXIT_TRAP, "trap: integer divide by zero");
+
+    actor_spawn_opts little = {.limits.fuel_per_message = 100000};
+    actor_id s = spawn(rt, "spinner", NULL, &little);
+    wait_exit(rt, s, ACTOR_EXIT_FUEL, "fuel exhausted");
+
+    /* A request to an actor that dies on it is answered with EEXITED. */
+    actor_id t2 = spawn(rt, "trapper", NULL, NULL);
+    mp_init(&m);
+    mp_str(&m, "boom");
+    reply r;
+    reply_init(&r);
+    assert_int_equal(actor_call(rt, t2, (uint8_t *)m.sb.data, m.sb.size, 5000,
+                                on_reply, &r),
+                     SHOAL_OK);
+    msgpack_sbuffer_destroy(&m.sb);
+    reply_wait(&r);
+    assert_int_equal(r.err, SHOAL_EEXITED);
+    actor_runtime_delete(rt);
+    assert_true(ev.exits >= 3);
+}
+
+/* The receiver is long-running: it waits in receive (suspended, holding no
+ * thread), answers requests, logs, and stops on "stop". */
+static void test_long_running_receiver(void **state)
+{
+    events ev;
+    actor_runtime *rt = runtime(2, &ev);
+    actor_id rcv = spawn(rt, "receiver", NULL, NULL);
+    mp m;
+    mp_init(&m);
+    mp_str(&m, "hello");
+    assert_int_equal(actor_send(rt, rcv, (uint8_t *)m.sb.data, m.sb.size),
+                     SHOAL_OK);
+    msgpack_sbuffer_destroy(&m.sb);
+    mp_init(&m);
+    mp_str(&m, "stop");
+    reply r;
+    reply_init(&r);
+    assert_int_equal(actor_call(rt, rcv, (uint8_t *)m.sb.data, m.sb.size,
+                                5000, on_reply, &r),
+                     SHOAL_OK);
+    msgpack_sbuffer_destroy(&m.sb);
+    reply_wait(&r);
+    assert_int_equal(r.err, SHOAL_OK);
+    wait_exit(rt, rcv, ACTOR_EXIT_NORMAL, "normal");
+    pthread_mutex_lock(&ev.lock);
+    assert_non_null(strstr(ev.log, "hello"));
+    pthread_mutex_unlock(&ev.lock);
+    actor_runtime_delete(rt);
+}
+
+/* Links: the linker links to the actor named in its init message and then
+ * waits; when that actor fails, the linker is stopped too. */
+static void test_links(void **state)
+{
+    actor_runtime *rt = runtime(2, NULL);
+    actor_id t = spawn(rt, "trapper", NULL, NULL);
+    mp init;
+    mp_init(&init);
+    msgpack_pack_uint64(&init.pk, t);
+    actor_id l = spawn(rt, "linker", &init, NULL);
+    msgpack_sbuffer_destroy(&init.sb);
+    /* The linker asks to be told it linked: it replies to a request. */
+    uint8_t nil = 0xc0;
+    reply r;
+    reply_init(&r);
+    assert_int_equal(actor_call(rt, l, &nil, 1, 5000, on_reply, &r), SHOAL_OK);
+    reply_wait(&r);
+    assert_int_equal(r.err, SHOAL_OK);
+    mp m;
+    mp_init(&m);
+    mp_str(&m, "boom");
+    assert_int_equal(actor_send(rt, t, (uint8_t *)m.sb.data, m.sb.size),
+                     SHOAL_OK);
+    msgpack_sbuffer_destroy(&m.sb);
+    wait_exit(rt, t, ACTOR_EXIT_TRAP, NULL);
+    wait_exit(rt, l, ACTOR_EXIT_LINKED, "linked actor failed");
+    actor_runtime_delete(rt);
+}
+
+/* 100,000 actors spawned, counted, and stopped cleanly. */
+static void test_many_actors(void **state)
+{
+    actor_runtime *rt = runtime(2, NULL);
+    enum { N = 100000 };
+    actor_id *ids = malloc(N * sizeof *ids);
+    assert_non_null(ids);
+    for (int i = 0; i < N; i++)
+        ids[i] = spawn(rt, "echo", NULL, NULL);
+    assert_int_equal(actor_count(rt), N);
+    for (int i = 0; i < N; i++)
+        assert_int_equal(actor_kill(rt, ids[i]), SHOAL_OK);
+    for (int i = 0; i < N; i++) {
+        actor_exit why;
+        shoal_err err = actor_wait(rt, ids[i], 20000, &why);
+        assert_true(err == SHOAL_OK || err == SHOAL_ENOTFOUND);
+    }
+    assert_int_equal(actor_count(rt), 0);
+    free(ids);
+    actor_runtime_delete(rt);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_request_reply),
+        cmocka_unit_test(test_fair_on_one_worker),
+        cmocka_unit_test(test_mailbox_bound),
+        cmocka_unit_test(test_malformed_and_stale),
+        cmocka_unit_test(test_traps_and_fuel),
+        cmocka_unit_test(test_long_running_receiver),
+        cmocka_unit_test(test_links),
+        cmocka_unit_test(test_many_actors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
