@@ -129,6 +129,7 @@ static void actor_free(actor *a)
     msg_free(a->current);
     msg_free(a->reply);
     msg_free(a->init_msg);
+    msg_free(a->init_copy);
     shoal_msg *m = a->mb_head;
     while (m) {
         shoal_msg *next = m->next;
@@ -403,39 +404,74 @@ static void notify_link(actor_runtime *rt, actor *a, actor_id other,
     actor__unref(t);
 }
 
-void actor__finish(actor *a, const actor_exit *why)
+static shoal_err instantiate(actor *a, shoal_errinfo *ei);
+
+/* Whether this exit restarts a, by its policy and restart intensity. Only
+ * the thread finishing a calls it. */
+static bool should_restart(actor *a, const actor_exit *why)
+{
+    if (a->restart == ACTOR_RESTART_NEVER || why->kind == ACTOR_EXIT_KILLED)
+        return false;
+    if (a->restart == ACTOR_RESTART_ON_FAILURE && !is_failure(why))
+        return false;
+    uint64_t now = sched__now_ns();
+    if (now - a->window_start > (uint64_t)a->restart_window_ms * 1000000u) {
+        a->window_start = now;
+        a->restarts = 0;
+    }
+    return a->restarts < a->max_restarts;
+}
+
+void actor__finish(actor *a, const actor_exit *why_in)
 {
     actor_runtime *rt = a->rt;
+    actor_exit why = *why_in;
     char reason[96];
-    actor_exit_reason(why, reason, sizeof reason);
+    actor_exit_reason(&why, reason, sizeof reason);
 
     pthread_mutex_lock(&a->lock);
-    if (a->dead) {
+    if (a->dead || a->restarting) {
         pthread_mutex_unlock(&a->lock);
         return;
     }
-    a->dead = true;
-    a->exit_reason = *why;
+    why.will_restart = !a->kill_requested && should_restart(a, &why);
+    if (why.will_restart) {
+        /* Its id and mailbox stay: messages wait for the next start. */
+        a->restarting = true;
+    } else {
+        a->dead = true;
+    }
+    a->exit_reason = why;
+    a->kill_requested = false;
     actor_id *links = a->links;
     uint32_t nlinks = a->nlinks;
     monitor_entry *monitors = a->monitors;
     uint32_t nmonitors = a->nmonitors;
-    shoal_msg *mail = a->mb_head;
+    shoal_msg *mail = NULL;
+    if (!why.will_restart) {
+        mail = a->mb_head;
+        a->mb_head = a->mb_tail = NULL;
+        a->mb_count = 0;
+    }
     a->links = NULL;
     a->nlinks = a->caplinks = 0;
     a->monitors = NULL;
     a->nmonitors = a->capmonitors = 0;
-    a->mb_head = a->mb_tail = NULL;
-    a->mb_count = 0;
+    a->wait = WAIT_NONE;
+    a->wait_seq++;
+    msg_free(a->reply);
+    a->reply = NULL;
     pthread_mutex_unlock(&a->lock);
 
-    /* On record before it leaves the table, so that actor_wait finds it
-     * in one place or the other. */
-    pthread_mutex_lock(&rt->recent_lock);
-    rt->recent[rt->recent_next++ % RECENT_EXITS] =
-        (recent_exit){.id = a->id, .why = *why};
-    pthread_mutex_unlock(&rt->recent_lock);
-    table_remove(rt, a);
+    if (!why.will_restart) {
+        /* On record before it leaves the table, so that actor_wait finds it
+         * in one place or the other. */
+        pthread_mutex_lock(&rt->recent_lock);
+        rt->recent[rt->recent_next++ % RECENT_EXITS] =
+            (recent_exit){.id = a->id, .why = why};
+        pthread_mutex_unlock(&rt->recent_lock);
+        table_remove(rt, a);
+    }
     if (a->loglen) {
         actor__log(a, 1, a->logbuf, a->loglen);
         a->loglen = 0;
@@ -453,11 +489,11 @@ void actor__finish(actor *a, const actor_exit *why)
         mail = next;
     }
     for (uint32_t i = 0; i < nlinks; i++)
-        notify_link(rt, a, links[i], why, reason);
+        notify_link(rt, a, links[i], &why, reason);
     free(links);
     for (uint32_t i = 0; i < nmonitors; i++) {
         shoal_msg *n = msg_new_notice(MSG_DOWN, a->id, monitors[i].ref,
-                                      reason, why->code);
+                                      reason, why.code);
         if (n) {
             n->sender = a->id;
             actor__deliver(rt, monitors[i].watcher, n);
@@ -471,14 +507,66 @@ void actor__finish(actor *a, const actor_exit *why)
     wasm_store_delete(a->store);
     a->store = NULL;
     a->inst = NULL;
+    msg_free(a->current);
+    a->current = NULL;
+    a->in_call = false;
 
     if (rt->cfg.on_exit)
-        rt->cfg.on_exit(rt->cfg.ctx, a->id, why);
+        rt->cfg.on_exit(rt->cfg.ctx, a->id, &why);
+    if (why.will_restart) {
+        uint64_t delay = (uint64_t)a->backoff_initial_ms << (a->restarts < 20
+                                                                 ? a->restarts
+                                                                 : 20);
+        if (delay > a->backoff_max_ms)
+            delay = a->backoff_max_ms;
+        a->restarts++;
+        sched__timer_restart(rt, (int64_t)delay, a->id);
+        return;
+    }
     pthread_mutex_lock(&a->lock);
     a->finished = true;
     pthread_cond_broadcast(&a->exited_cond);
     pthread_mutex_unlock(&a->lock);
     actor__unref(a); /* the table's reference */
+}
+
+void actor__restart(actor *a)
+{
+    /* No worker runs a restarting actor (it has no work), and while
+     * `rebuilding` is set actor_kill leaves it alone, so its execution
+     * state is this thread's to build. */
+    pthread_mutex_lock(&a->lock);
+    if (!a->restarting || a->dead) {
+        pthread_mutex_unlock(&a->lock);
+        return;
+    }
+    a->rebuilding = true;
+    pthread_mutex_unlock(&a->lock);
+    shoal_errinfo ei;
+    shoal_err err = instantiate(a, &ei);
+    pthread_mutex_lock(&a->lock);
+    a->rebuilding = false;
+    a->restarting = false;
+    bool killed = a->kill_requested;
+    if (err == SHOAL_OK && !killed) {
+        msg_free(a->init_msg);
+        a->init_msg = NULL;
+        if (a->init_copy)
+            a->init_msg = msg_new(MSG_INIT, 0, 0, a->init_copy->payload,
+                                  a->init_copy->len);
+        sched__wake_locked(a);
+        pthread_mutex_unlock(&a->lock);
+        return;
+    }
+    pthread_mutex_unlock(&a->lock);
+    a->restart = ACTOR_RESTART_NEVER; /* this end is final */
+    actor_exit why = {.kind = killed ? ACTOR_EXIT_KILLED : ACTOR_EXIT_NOMEM};
+    if (err == SHOAL_OK) {
+        actor__finish(a, &why);
+        return;
+    }
+    actor__log(a, 3, ei.msg, strlen(ei.msg));
+    actor__finish(a, &why);
 }
 
 /* ---- spawning ---- */
@@ -513,6 +601,78 @@ static uint32_t pick(uint32_t v, uint32_t dflt)
     return v ? v : dflt;
 }
 
+/* Makes a's Wasm state (store, instance, exec) from its module: at spawn
+ * and at every restart. On error a has none of it. */
+static shoal_err instantiate(actor *a, shoal_errinfo *ei)
+{
+    actor_runtime *rt = a->rt;
+    module_entry *mod = a->mod;
+    shoal_err err;
+    wasm_limits wl;
+    wasm_limits_default(&wl);
+    wl.max_memory_pages = a->limits.max_memory_pages;
+    wl.stack_slots = ACTOR_STACK_SLOTS;
+    wl.max_call_depth = ACTOR_CALL_DEPTH;
+    wl.max_table_elems = 1u << 20;
+    a->store = wasm_store_new(&wl);
+    if (a->store)
+        wasm_store_set_memory_provider(a->store, &rt->memory_provider);
+    uint32_t nimports = wasm_module_num_imports(mod->m);
+    wasm_extern *imports = calloc(nimports ? nimports : 1, sizeof *imports);
+    if (a->store == NULL || imports == NULL) {
+        free(imports);
+        err = shoal_errinfo_set(ei, SHOAL_ENOMEM, SIZE_MAX, "out of memory");
+        goto fail;
+    }
+    err = abi__link(rt, mod->m, imports, ei);
+    if (err == SHOAL_OK)
+        err = wasm_instantiate(a->store, mod->m, imports, nimports, &a->inst,
+                               ei);
+    free(imports);
+    if (err != SHOAL_OK)
+        goto fail;
+
+    const char *bad = NULL;
+    a->handle = export_func(a->inst, "shoal_handle", 2, 1, &bad);
+    a->init = export_func(a->inst, "shoal_init", 1, 1, &bad);
+    a->main = export_func(a->inst, "shoal_main", 0, 0, &bad);
+    if (a->main == NULL)
+        a->main = export_func(a->inst, "_start", 0, 0, &bad);
+    a->initialize = export_func(a->inst, "_initialize", 0, 0, &bad);
+    a->start = wasm_instance_start(a->inst);
+    if (bad) {
+        err = shoal_errinfo_set(ei, SHOAL_EUNLINKABLE, SIZE_MAX,
+                                "module %s: export %s has the wrong type (see "
+                                "docs/abi.md)",
+                                mod->name, bad);
+        goto fail;
+    }
+    if (a->handle && a->main)
+        a->main = NULL; /* reactive wins: _start of a reactor is not main */
+    if (a->handle == NULL && a->main == NULL) {
+        err = shoal_errinfo_set(ei, SHOAL_EUNLINKABLE, SIZE_MAX,
+                                "module %s exports none of shoal_handle, "
+                                "shoal_main and _start",
+                                mod->name);
+        goto fail;
+    }
+    a->x = wasm_exec_new(a->store);
+    if (a->x == NULL) {
+        err = shoal_errinfo_set(ei, SHOAL_ENOMEM, SIZE_MAX, "out of memory");
+        goto fail;
+    }
+    wasm_exec_set_userdata(a->x, a);
+    a->phase = PHASE_START;
+    a->in_call = false;
+    a->budget = 0;
+    return SHOAL_OK;
+fail:
+    wasm_store_delete(a->store);
+    a->store = NULL;
+    a->inst = NULL;
+    return err;
+}
+
 shoal_err actor__spawn_internal(actor_runtime *rt, module_entry *mod,
                                 const uint8_t *init, size_t init_len,
                                 const actor_spawn_opts *opts, actor_id *out,
@@ -544,64 +704,28 @@ shoal_err actor__spawn_internal(actor_runtime *rt, module_entry *mod,
     a->limits.mailbox_cap =
         pick(want ? want->mailbox_cap : 0, rt->cfg.defaults.mailbox_cap);
     a->mb_cap = a->limits.mailbox_cap;
-
-    wasm_limits wl;
-    wasm_limits_default(&wl);
-    wl.max_memory_pages = a->limits.max_memory_pages;
-    wl.stack_slots = ACTOR_STACK_SLOTS;
-    wl.max_call_depth = ACTOR_CALL_DEPTH;
-    wl.max_table_elems = 1u << 20;
-    a->store = wasm_store_new(&wl);
-    if (a->store)
-        wasm_store_set_memory_provider(a->store, &rt->memory_provider);
-    uint32_t nimports = wasm_module_num_imports(mod->m);
-    wasm_extern *imports = calloc(nimports ? nimports : 1, sizeof *imports);
-    if (a->store == NULL || imports == NULL) {
-        free(imports);
-        err = shoal_errinfo_set(ei, SHOAL_ENOMEM, SIZE_MAX, "out of memory");
-        goto fail_free_actor;
+    if (opts) {
+        a->restart = opts->restart;
+        a->backoff_initial_ms = opts->backoff_initial_ms;
+        a->backoff_max_ms = opts->backoff_max_ms;
+        a->max_restarts = opts->max_restarts;
+        a->restart_window_ms = opts->restart_window_ms;
     }
-    err = abi__link(rt, mod->m, imports, ei);
-    if (err == SHOAL_OK)
-        err = wasm_instantiate(a->store, mod->m, imports, nimports, &a->inst,
-                               ei);
-    free(imports);
+    a->backoff_initial_ms = pick(a->backoff_initial_ms, 100);
+    a->backoff_max_ms = pick(a->backoff_max_ms, 30000);
+    a->max_restarts = pick(a->max_restarts, 10);
+    a->restart_window_ms = pick(a->restart_window_ms, 60000);
+
+    err = instantiate(a, ei);
     if (err != SHOAL_OK)
         goto fail_free_actor;
-
-    const char *bad = NULL;
-    a->handle = export_func(a->inst, "shoal_handle", 2, 1, &bad);
-    a->init = export_func(a->inst, "shoal_init", 1, 1, &bad);
-    a->main = export_func(a->inst, "shoal_main", 0, 0, &bad);
-    if (a->main == NULL)
-        a->main = export_func(a->inst, "_start", 0, 0, &bad);
-    a->initialize = export_func(a->inst, "_initialize", 0, 0, &bad);
-    a->start = wasm_instance_start(a->inst);
-    if (bad) {
-        err = shoal_errinfo_set(ei, SHOAL_EUNLINKABLE, SIZE_MAX,
-                                "module %s: export %s has the wrong type (see "
-                                "docs/abi.md)",
-                                mod->name, bad);
-        goto fail_free_actor;
-    }
-    if (a->handle && a->main)
-        a->main = NULL; /* reactive wins: _start of a reactor is not main */
-    if (a->handle == NULL && a->main == NULL) {
-        err = shoal_errinfo_set(ei, SHOAL_EUNLINKABLE, SIZE_MAX,
-                                "module %s exports none of shoal_handle, "
-                                "shoal_main and _start",
-                                mod->name);
-        goto fail_free_actor;
-    }
-    a->x = wasm_exec_new(a->store);
-    if (a->x == NULL) {
-        err = shoal_errinfo_set(ei, SHOAL_ENOMEM, SIZE_MAX, "out of memory");
-        goto fail_free_actor;
-    }
-    wasm_exec_set_userdata(a->x, a);
     if (init_len) {
         a->init_msg = msg_new(MSG_INIT, 0, 0, init, init_len);
-        if (a->init_msg == NULL) {
+        /* A restartable actor gets its init message again at restarts. */
+        if (a->restart != ACTOR_RESTART_NEVER)
+            a->init_copy = msg_new(MSG_INIT, 0, 0, init, init_len);
+        if (a->init_msg == NULL ||
+            (a->restart != ACTOR_RESTART_NEVER && a->init_copy == NULL)) {
             err = shoal_errinfo_set(ei, SHOAL_ENOMEM, SIZE_MAX,
                                     "out of memory");
             goto fail_free_actor;
@@ -648,12 +772,23 @@ shoal_err actor_kill(actor_runtime *rt, actor_id id)
     if (a == NULL)
         return SHOAL_ENOTFOUND;
     pthread_mutex_lock(&a->lock);
+    bool now = false;
     if (!a->dead && !a->kill_requested) {
         a->kill_requested = true;
         a->kill_reason = (actor_exit){.kind = ACTOR_EXIT_KILLED};
-        sched__wake_locked(a);
+        if (a->restarting && !a->rebuilding) {
+            /* Between lives there is nothing to stop: end it here. */
+            a->restarting = false;
+            now = true;
+        } else {
+            sched__wake_locked(a);
+        }
     }
     pthread_mutex_unlock(&a->lock);
+    if (now) {
+        a->restart = ACTOR_RESTART_NEVER;
+        actor__finish(a, &a->kill_reason);
+    }
     actor__unref(a);
     return SHOAL_OK;
 }

@@ -43,6 +43,13 @@ typedef enum actor_restart {
     ACTOR_RESTART_ALWAYS,
 } actor_restart;
 
+/* Supervision: after an exit that the policy covers, the actor is started
+ * again from its module, with the same id, the same init message and the
+ * messages still in its mailbox, after a delay that starts at
+ * backoff_initial_ms and doubles per restart up to backoff_max_ms. More than
+ * max_restarts restarts within restart_window_ms, an actor_kill, or the
+ * runtime shutting down ends it for good. Links and monitors fire at every
+ * exit and do not carry over to the new start. */
 typedef struct actor_spawn_opts {
     actor_limits limits; /* zero fields take the runtime's defaults */
     actor_restart restart;
@@ -64,8 +71,9 @@ typedef enum actor_exit_kind {
 
 typedef struct actor_exit {
     actor_exit_kind kind;
-    int32_t code;   /* ACTOR_EXIT_CODE */
-    wasm_trap trap; /* ACTOR_EXIT_TRAP */
+    int32_t code;      /* ACTOR_EXIT_CODE */
+    wasm_trap trap;    /* ACTOR_EXIT_TRAP */
+    bool will_restart; /* its restart policy brings it back (same id) */
 } actor_exit;
 
 /* Writes the reason as docs/abi.md spells it ("normal", "exit code 3",
@@ -82,8 +90,9 @@ typedef struct actor_config {
      * valid only during the call. Called on worker threads. NULL: stderr. */
     void (*log)(void *ctx, actor_id id, int level, const char *msg,
                 size_t len);
-    /* An actor exited (after links and monitors were told). Called on a
-     * worker thread or the caller of actor_kill. May be NULL. */
+    /* An actor exited (after links and monitors were told); why says
+     * whether it will restart. Called on a worker, the timer thread or the
+     * caller of actor_kill. May be NULL. */
     void (*on_exit)(void *ctx, actor_id id, const actor_exit *why);
     void *ctx;
 } actor_config;

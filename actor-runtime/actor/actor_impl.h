@@ -116,6 +116,16 @@ struct actor {
     uint64_t req_corr;
     int64_t budget;     /* fuel left for this message */
     shoal_msg *init_msg;
+    shoal_msg *init_copy; /* for restarts */
+
+    /* Supervision (actor_spawn_opts). */
+    actor_restart restart;
+    uint32_t backoff_initial_ms, backoff_max_ms;
+    uint32_t max_restarts, restart_window_ms;
+    uint32_t restarts;       /* in the current window */
+    uint64_t window_start;   /* ns */
+    bool restarting;         /* between an exit and its restart */
+    bool rebuilding;         /* the restart is making the Wasm state */
     char *logbuf; /* a partial stdout/stderr line */
     uint32_t loglen;
 };
@@ -179,6 +189,8 @@ void actor__unref(actor *a);
 shoal_err actor__deliver(actor_runtime *rt, actor_id to, shoal_msg *m);
 /* Ends a (on its worker): links, monitors, waiting callers, the table. */
 void actor__finish(actor *a, const actor_exit *why);
+/* Starts a restarting actor again (from the timer thread). */
+void actor__restart(actor *a);
 void actor__log(actor *a, int level, const char *msg, size_t len);
 /* A request becomes the one reply answers; an earlier unanswered one is
  * refused (its caller gets SHOAL_E_EXITED-style "no reply"). */
@@ -202,6 +214,8 @@ void sched__wake_locked(actor *a);
  * out the embedder call corr (id 0). */
 void sched__timer_add(actor_runtime *rt, int64_t ms, actor_id id,
                       uint64_t seq);
+/* After ms, restart actor id (actor__restart). */
+void sched__timer_restart(actor_runtime *rt, int64_t ms, actor_id id);
 uint64_t sched__now_ns(void);
 
 /* abi.c */

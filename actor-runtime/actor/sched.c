@@ -29,6 +29,7 @@ typedef struct timer_entry {
     uint64_t deadline;
     actor_id id;
     uint64_t seq;
+    bool restart; /* restart id, rather than end a wait */
 } timer_entry;
 
 uint64_t sched__now_ns(void)
@@ -88,6 +89,8 @@ static void enqueue(actor_runtime *rt, worker *w, actor *a)
 /* Is there something for a to do now? (a->lock held) */
 static bool has_work(const actor *a)
 {
+    if (a->restarting)
+        return false; /* no Wasm state until the restart timer fires */
     if (a->kill_requested || a->phase != PHASE_READY)
         return true;
     if (a->in_call) {
@@ -271,7 +274,8 @@ static bool call_done(actor *a)
     return true;
 }
 
-/* Runs a for up to one slice. Returns true if a is still alive. */
+/* Runs a for up to one slice. Returns false when that ended its life (an
+ * exit, maybe followed by a restart). */
 static bool run_slice(worker *w, actor *a)
 {
     actor_runtime *rt = w->rt;
@@ -351,10 +355,10 @@ static void run_actor(worker *w, actor *a)
     a->sched = RUN_RUNNING;
     pthread_mutex_unlock(&a->lock);
 
-    bool alive = run_slice(w, a);
+    run_slice(w, a);
 
     pthread_mutex_lock(&a->lock);
-    if (!alive || a->dead) {
+    if (a->dead) {
         a->sched = RUN_DEAD;
         pthread_mutex_unlock(&a->lock);
         actor__unref(a);
@@ -434,20 +438,36 @@ static void heap_down(timer_entry *h, size_t n, size_t i)
     }
 }
 
+static void timer_push(actor_runtime *rt, timer_entry e);
+
+void sched__timer_restart(actor_runtime *rt, int64_t ms, actor_id id)
+{
+    timer_push(rt, (timer_entry){.deadline = sched__now_ns() +
+                                             (uint64_t)ms * 1000000u,
+                                 .id = id, .restart = true});
+}
+
 void sched__timer_add(actor_runtime *rt, int64_t ms, actor_id id,
                       uint64_t seq)
 {
-    timer_entry e = {.deadline = sched__now_ns() + (uint64_t)ms * 1000000u,
-                     .id = id, .seq = seq};
+    timer_push(rt, (timer_entry){.deadline = sched__now_ns() +
+                                             (uint64_t)ms * 1000000u,
+                                 .id = id, .seq = seq});
+}
+
+static void timer_fire(actor_runtime *rt, const timer_entry *e);
+
+static void timer_push(actor_runtime *rt, timer_entry e)
+{
     pthread_mutex_lock(&rt->timer_lock);
     if (rt->ntimers == rt->captimers) {
         size_t ncap = rt->captimers ? rt->captimers * 2 : 64;
         timer_entry *nt = realloc(rt->timers, ncap * sizeof *nt);
         if (nt == NULL) {
             /* Without a timer the wait would never end: fire it now. */
-            e.deadline = 0;
             pthread_mutex_unlock(&rt->timer_lock);
-            goto fire_now;
+            timer_fire(rt, &e);
+            return;
         }
         rt->timers = nt;
         rt->captimers = ncap;
@@ -456,18 +476,6 @@ void sched__timer_add(actor_runtime *rt, int64_t ms, actor_id id,
     heap_up(rt->timers, rt->ntimers++);
     pthread_cond_signal(&rt->timer_cond);
     pthread_mutex_unlock(&rt->timer_lock);
-    return;
-fire_now:;
-    actor *a = actor__lookup(rt, id);
-    if (a) {
-        pthread_mutex_lock(&a->lock);
-        if (a->wait_seq == seq && a->wait != WAIT_NONE) {
-            a->timed_out = true;
-            sched__wake_locked(a);
-        }
-        pthread_mutex_unlock(&a->lock);
-        actor__unref(a);
-    }
 }
 
 static void timer_fire(actor_runtime *rt, const timer_entry *e)
@@ -484,6 +492,11 @@ static void timer_fire(actor_runtime *rt, const timer_entry *e)
     actor *a = actor__lookup(rt, e->id);
     if (a == NULL)
         return;
+    if (e->restart) {
+        actor__restart(a);
+        actor__unref(a);
+        return;
+    }
     pthread_mutex_lock(&a->lock);
     if (a->wait_seq == e->seq && a->wait != WAIT_NONE) {
         a->timed_out = true;

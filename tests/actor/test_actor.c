@@ -394,6 +394,102 @@ static void test_links(void **state)
     actor_runtime_delete(rt);
 }
 
+static void send_str(actor_runtime *rt, actor_id to, const char *s)
+{
+    mp m;
+    mp_init(&m);
+    mp_str(&m, s);
+    assert_int_equal(actor_send(rt, to, (uint8_t *)m.sb.data, m.sb.size),
+                     SHOAL_OK);
+    msgpack_sbuffer_destroy(&m.sb);
+}
+
+/* Calls `to` with a string and checks the reply is the given string. */
+static void call_expect_str(actor_runtime *rt, actor_id to, const char *req,
+                            const char *want)
+{
+    mp m;
+    mp_init(&m);
+    mp_str(&m, req);
+    reply r;
+    reply_init(&r);
+    assert_int_equal(actor_call(rt, to, (uint8_t *)m.sb.data, m.sb.size, 5000,
+                                on_reply, &r),
+                     SHOAL_OK);
+    msgpack_sbuffer_destroy(&m.sb);
+    reply_wait(&r);
+    assert_int_equal(r.err, SHOAL_OK);
+    mp_init(&m);
+    mp_str(&m, want);
+    assert_int_equal(r.len, m.sb.size);
+    assert_memory_equal(r.data, m.sb.data, m.sb.size);
+    msgpack_sbuffer_destroy(&m.sb);
+}
+
+static unsigned exits_of(events *ev)
+{
+    pthread_mutex_lock(&ev->lock);
+    unsigned n = ev->exits;
+    pthread_mutex_unlock(&ev->lock);
+    return n;
+}
+
+/* Supervision: a trapping actor restarts with the same id, answers again,
+ * and after max_restarts restarts in its window stays down. */
+static void test_restart_on_failure(void **state)
+{
+    events ev;
+    actor_runtime *rt = runtime(2, &ev);
+    actor_spawn_opts sup = {.restart = ACTOR_RESTART_ON_FAILURE,
+                            .backoff_initial_ms = 5,
+                            .backoff_max_ms = 20,
+                            .max_restarts = 2};
+    actor_id t = spawn(rt, "trapper", NULL, &sup);
+    call_expect_str(rt, t, "hello", "ok");
+    for (unsigned i = 1; i <= 2; i++) {
+        send_str(rt, t, "boom");
+        /* The crash is seen (on_exit), the id lives on, and it answers. */
+        for (int k = 0; k < 500 && exits_of(&ev) < i; k++)
+            usleep(2000);
+        assert_int_equal(exits_of(&ev), i);
+        assert_true(actor_alive(rt, t));
+        call_expect_str(rt, t, "again", "ok");
+    }
+    /* The third crash within the window is final. */
+    send_str(rt, t, "boom");
+    wait_exit(rt, t, ACTOR_EXIT_TRAP, "trap: integer divide by zero");
+    assert_false(actor_alive(rt, t));
+    actor_runtime_delete(rt);
+}
+
+static void test_restart_always_and_kill(void **state)
+{
+    events ev;
+    actor_runtime *rt = runtime(1, &ev);
+    /* "always" brings back even a normal exit ("stop" to the receiver). */
+    actor_spawn_opts sup = {.restart = ACTOR_RESTART_ALWAYS,
+                            .backoff_initial_ms = 5};
+    actor_id r = spawn(rt, "receiver", NULL, &sup);
+    send_str(rt, r, "stop");
+    for (int k = 0; k < 500 && exits_of(&ev) < 1; k++)
+        usleep(2000);
+    assert_int_equal(exits_of(&ev), 1);
+    assert_true(actor_alive(rt, r));
+    call_expect_str(rt, r, "stop", "stopping");
+    /* A kill, even during the back-off, is final. */
+    actor_spawn_opts slow = {.restart = ACTOR_RESTART_ALWAYS,
+                             .backoff_initial_ms = 60000};
+    actor_id r2 = spawn(rt, "receiver", NULL, &slow);
+    send_str(rt, r2, "crash");
+    for (int k = 0; k < 500 && exits_of(&ev) < 3; k++)
+        usleep(2000);
+    assert_true(actor_alive(rt, r2)); /* waiting a minute to restart */
+    assert_int_equal(actor_kill(rt, r2), SHOAL_OK);
+    wait_exit(rt, r2, ACTOR_EXIT_KILLED, "killed");
+    actor_kill(rt, r);
+    actor_runtime_delete(rt);
+}
+
 /* 100,000 actors spawned, counted, and stopped cleanly. */
 static void test_many_actors(void **state)
 {
@@ -426,6 +522,8 @@ int main(void)
         cmocka_unit_test(test_traps_and_fuel),
         cmocka_unit_test(test_long_running_receiver),
         cmocka_unit_test(test_links),
+        cmocka_unit_test(test_restart_on_failure),
+        cmocka_unit_test(test_restart_always_and_kill),
         cmocka_unit_test(test_many_actors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
