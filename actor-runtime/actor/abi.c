@@ -190,6 +190,11 @@ bool abi__complete_wait(actor *a)
     a->wait_corr = 0;
     a->timed_out = false;
     a->wait_seq++;
+    /* Fuel per message counts from the last wait: a long-running actor gets
+     * a fresh budget for each message it waited for. */
+    a->budget = a->limits.fuel_per_message > INT64_MAX
+                    ? INT64_MAX
+                    : (int64_t)a->limits.fuel_per_message;
     uint64_t r = (uint32_t)result;
     wasm_exec_complete_host(a->x, &r, 1);
     return true;
