@@ -1064,6 +1064,27 @@ static bool zero_byte(comp *c)
     return true;
 }
 
+/* Pops three operands into their home slots and, in live code, emits o
+ * with them as its first three slot operands ([a|b][c|...]). *at is the
+ * instruction's start, or SIZE_MAX in dead code. */
+static bool emit_three(comp *c, const uint8_t *types, op o, size_t ncells,
+                       size_t *at)
+{
+    uint32_t first;
+    *at = SIZE_MAX;
+    if (!pop_operands_home(c, types, 3, &first))
+        return false;
+    if (!live(c))
+        return true;
+    *at = emit(c, o, ncells);
+    if (*at == SIZE_MAX)
+        return false;
+    c->code[*at + 1].s.a = home_off(c, first);
+    c->code[*at + 1].s.b = home_off(c, first + 1);
+    c->code[*at + 2].s.a = home_off(c, first + 2);
+    return true;
+}
+
 static bool prefixed(comp *c)
 {
     uint32_t sub;
@@ -1083,17 +1104,10 @@ static bool prefixed(comp *c)
             return false;
         if (c->m->nmems == 0)
             return FAIL(c, "unknown memory 0");
-        if (!pop_operands_home(c, i32x3, 3, &first))
+        if (!emit_three(c, i32x3, OP_MEMORY_INIT, 2, &at))
             return false;
-        if (!live(c))
-            return true;
-        at = emit(c, OP_MEMORY_INIT, 2);
-        if (at == SIZE_MAX)
-            return false;
-        c->code[at + 1].s.a = home_off(c, first);
-        c->code[at + 1].s.b = home_off(c, first + 1);
-        c->code[at + 2].s.a = home_off(c, first + 2);
-        c->code[at + 2].s.b = a;
+        if (at != SIZE_MAX)
+            c->code[at + 2].s.b = a;
         return true;
     case 9: /* data.drop */
         if (!wasm__rd_u32(&c->r, &a) || !check_data(c, a))
@@ -1111,17 +1125,8 @@ static bool prefixed(comp *c)
             return false;
         if (c->m->nmems == 0)
             return FAIL(c, "unknown memory 0");
-        if (!pop_operands_home(c, i32x3, 3, &first))
-            return false;
-        if (!live(c))
-            return true;
-        at = emit(c, sub == 10 ? OP_MEMORY_COPY : OP_MEMORY_FILL, 2);
-        if (at == SIZE_MAX)
-            return false;
-        c->code[at + 1].s.a = home_off(c, first);
-        c->code[at + 1].s.b = home_off(c, first + 1);
-        c->code[at + 2].s.a = home_off(c, first + 2);
-        return true;
+        return emit_three(c, i32x3, sub == 10 ? OP_MEMORY_COPY : OP_MEMORY_FILL,
+                          2, &at);
     case 12: /* table.init elem table */
         if (!wasm__rd_u32(&c->r, &a) || !wasm__rd_u32(&c->r, &b) ||
             !check_elem(c, a) || !check_table(c, b))
@@ -1130,18 +1135,12 @@ static bool prefixed(comp *c)
             return FAIL(c, "type mismatch: table.init of table %u from "
                            "element segment %u",
                         b, a);
-        if (!pop_operands_home(c, i32x3, 3, &first))
+        if (!emit_three(c, i32x3, OP_TABLE_INIT, 3, &at))
             return false;
-        if (!live(c))
-            return true;
-        at = emit(c, OP_TABLE_INIT, 3);
-        if (at == SIZE_MAX)
-            return false;
-        c->code[at + 1].s.a = home_off(c, first);
-        c->code[at + 1].s.b = home_off(c, first + 1);
-        c->code[at + 2].s.a = home_off(c, first + 2);
-        c->code[at + 2].s.b = b;
-        c->code[at + 3].s.a = a;
+        if (at != SIZE_MAX) {
+            c->code[at + 2].s.b = b;
+            c->code[at + 3].s.a = a;
+        }
         return true;
     case 13: /* elem.drop */
         if (!wasm__rd_u32(&c->r, &a) || !check_elem(c, a))
@@ -1161,18 +1160,12 @@ static bool prefixed(comp *c)
             return FAIL(c, "type mismatch: table.copy between tables %u and "
                            "%u",
                         a, b);
-        if (!pop_operands_home(c, i32x3, 3, &first))
+        if (!emit_three(c, i32x3, OP_TABLE_COPY, 3, &at))
             return false;
-        if (!live(c))
-            return true;
-        at = emit(c, OP_TABLE_COPY, 3);
-        if (at == SIZE_MAX)
-            return false;
-        c->code[at + 1].s.a = home_off(c, first);
-        c->code[at + 1].s.b = home_off(c, first + 1);
-        c->code[at + 2].s.a = home_off(c, first + 2);
-        c->code[at + 3].s.a = a;
-        c->code[at + 3].s.b = b;
+        if (at != SIZE_MAX) {
+            c->code[at + 3].s.a = a;
+            c->code[at + 3].s.b = b;
+        }
         return true;
     case 15: { /* table.grow */
         if (!wasm__rd_u32(&c->r, &a) || !check_table(c, a))
@@ -1209,17 +1202,10 @@ static bool prefixed(comp *c)
         if (!wasm__rd_u32(&c->r, &a) || !check_table(c, a))
             return false;
         uint8_t types[3] = {WASM_I32, c->m->tables[a].elemtype, WASM_I32};
-        if (!pop_operands_home(c, types, 3, &first))
+        if (!emit_three(c, types, OP_TABLE_FILL, 2, &at))
             return false;
-        if (!live(c))
-            return true;
-        at = emit(c, OP_TABLE_FILL, 2);
-        if (at == SIZE_MAX)
-            return false;
-        c->code[at + 1].s.a = home_off(c, first);
-        c->code[at + 1].s.b = home_off(c, first + 1);
-        c->code[at + 2].s.a = home_off(c, first + 2);
-        c->code[at + 2].s.b = a;
+        if (at != SIZE_MAX)
+            c->code[at + 2].s.b = a;
         return true;
     }
     default:
