@@ -126,12 +126,8 @@ static wasm_host_status h_receive(wasm_exec *x, void *env, uint64_t *slots)
     actor *a = self_of(x);
     int64_t timeout = (int64_t)slots[0];
     pthread_mutex_lock(&a->lock);
-    shoal_msg *m = a->mb_head;
+    shoal_msg *m = actor__mb_pop(a);
     if (m) {
-        a->mb_head = m->next;
-        if (a->mb_head == NULL)
-            a->mb_tail = NULL;
-        a->mb_count--;
         pthread_mutex_unlock(&a->lock);
         take_current(a, m);
         return ret_i32(slots, (int32_t)m->len);
@@ -158,12 +154,8 @@ bool abi__complete_wait(actor *a)
         result = WASI_ESUCCESS;
         break;
     case WAIT_RECEIVE:
-        m = a->mb_head;
+        m = actor__mb_pop(a);
         if (m) {
-            a->mb_head = m->next;
-            if (a->mb_head == NULL)
-                a->mb_tail = NULL;
-            a->mb_count--;
             take_current(a, m);
             result = (int32_t)m->len;
         } else if (a->timed_out) {

@@ -230,6 +230,41 @@ void actor__log(actor *a, int level, const char *msg, size_t len)
             names[level & 3], (int)len, msg);
 }
 
+/* ---- mailboxes ---- */
+
+shoal_msg *actor__mb_pop(actor *a)
+{
+    shoal_msg *m = a->mb_head;
+    if (m) {
+        a->mb_head = m->next;
+        if (a->mb_head == NULL)
+            a->mb_tail = NULL;
+        a->mb_count--;
+        m->next = NULL;
+    }
+    return m;
+}
+
+void actor__mb_push(actor *a, shoal_msg *m)
+{
+    m->next = NULL;
+    if (a->mb_tail)
+        a->mb_tail->next = m;
+    else
+        a->mb_head = m;
+    a->mb_tail = m;
+    a->mb_count++;
+}
+
+void actor__mb_push_front(actor *a, shoal_msg *m)
+{
+    m->next = a->mb_head;
+    a->mb_head = m;
+    if (a->mb_tail == NULL)
+        a->mb_tail = m;
+    a->mb_count++;
+}
+
 /* ---- delivery ---- */
 
 void actor__embedder_reply(actor_runtime *rt, shoal_msg *m)
@@ -279,13 +314,7 @@ shoal_err actor__deliver(actor_runtime *rt, actor_id to, shoal_msg *m)
                m->kind != MSG_DOWN) {
         err = SHOAL_EFULL;
     } else {
-        m->next = NULL;
-        if (a->mb_tail)
-            a->mb_tail->next = m;
-        else
-            a->mb_head = m;
-        a->mb_tail = m;
-        a->mb_count++;
+        actor__mb_push(a, m);
         m = NULL;
         sched__wake_locked(a);
     }

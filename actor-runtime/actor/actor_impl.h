@@ -182,6 +182,11 @@ struct actor_runtime {
     atomic_uint_fast64_t next_ref;
 };
 
+/* actor.c: the mailbox queue (a->lock held). */
+shoal_msg *actor__mb_pop(actor *a);
+void actor__mb_push(actor *a, shoal_msg *m);
+void actor__mb_push_front(actor *a, shoal_msg *m);
+
 /* actor.c */
 actor *actor__lookup(actor_runtime *rt, actor_id id); /* +1 ref, or NULL */
 void actor__unref(actor *a);

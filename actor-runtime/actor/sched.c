@@ -192,13 +192,7 @@ static bool begin(actor *a, wasm_func *f, enum actor_calling calling,
 static bool begin_handle(actor *a)
 {
     pthread_mutex_lock(&a->lock);
-    shoal_msg *m = a->mb_head;
-    if (m) {
-        a->mb_head = m->next;
-        if (a->mb_head == NULL)
-            a->mb_tail = NULL;
-        a->mb_count--;
-    }
+    shoal_msg *m = actor__mb_pop(a);
     pthread_mutex_unlock(&a->lock);
     if (m == NULL)
         return false;
@@ -238,11 +232,7 @@ static bool start_next_call(actor *a)
             /* Without shoal_init the init message is the first message of
              * the mailbox (kind INIT). */
             pthread_mutex_lock(&a->lock);
-            a->init_msg->next = a->mb_head;
-            a->mb_head = a->init_msg;
-            if (a->mb_tail == NULL)
-                a->mb_tail = a->init_msg;
-            a->mb_count++;
+            actor__mb_push_front(a, a->init_msg);
             pthread_mutex_unlock(&a->lock);
             a->init_msg = NULL;
         }
