@@ -938,20 +938,23 @@ void actor_runtime_delete(actor_runtime *rt)
         return;
     if (rt->workers)
         sched__stop(rt);
-    /* No worker runs now: finish every remaining actor here. */
-    for (;;) {
+    /* No worker runs now: finish every remaining actor here, in one pass
+     * over the table (finishing one only empties slots, never fills). */
+    for (uint32_t i = 0;; i++) {
         actor *a = NULL;
         pthread_rwlock_rdlock(&rt->table_lock);
-        for (uint32_t i = 0; i < rt->nslots && a == NULL; i++) {
-            if (rt->slots[i]) {
-                a = rt->slots[i];
-                atomic_fetch_add(&a->refs, 1);
-            }
+        bool more = i < rt->nslots;
+        if (more && rt->slots[i]) {
+            a = rt->slots[i];
+            atomic_fetch_add(&a->refs, 1);
         }
         pthread_rwlock_unlock(&rt->table_lock);
-        if (a == NULL)
+        if (!more)
             break;
+        if (a == NULL)
+            continue;
         actor_exit why = {.kind = ACTOR_EXIT_KILLED};
+        a->restart = ACTOR_RESTART_NEVER;
         actor__finish(a, &why);
         actor__unref(a);
     }

@@ -575,8 +575,8 @@ const cell *wasm__halt_code(void)
 
 /* Stacks start small and double when a call needs more, so an exec that
  * runs shallow code (an idle actor) costs a few KiB. */
-#define INITIAL_SLOTS 256u
-#define INITIAL_FRAMES 16u
+#define INITIAL_SLOTS 32u
+#define INITIAL_FRAMES 8u
 
 wasm_exec *wasm_exec_new(wasm_store *s)
 {
