@@ -80,7 +80,8 @@ struct actor {
     uint64_t wait_corr;  /* WAIT_CALL */
     uint64_t wait_seq;   /* increments per wait; stale timers see a change */
     bool timed_out;      /* the wait's timer fired */
-    bool kill_requested; /* actor_kill or a failed link */
+    atomic_bool kill_requested; /* actor_kill or a failed link; read
+                                 * without the lock by the running worker */
     actor_exit kill_reason;
     bool dead;     /* exiting or exited: no more messages */
     bool finished; /* exit complete: links and monitors told */
@@ -159,7 +160,8 @@ struct actor_runtime {
     pthread_mutex_t sched_lock;
     pthread_cond_t sched_cond;
     actor *global_head, *global_tail;
-    unsigned sleeping;
+    atomic_uint global_len; /* lets workers skip an empty global queue */
+    atomic_uint sleeping; /* workers waiting on sched_cond */
     bool stopping;
 
     /* Timers: a binary heap ordered by deadline, run by a timer thread. */

@@ -63,28 +63,32 @@ static actor *queue_pop(actor **head, actor **tail)
     return a;
 }
 
+/* Wakes one sleeping worker, if any sleeps. A worker going to sleep counts
+ * itself under sched_lock and then checks every queue, so a push made
+ * before this reads zero is seen by that check. */
 static void signal_sleeper(actor_runtime *rt)
 {
+    if (atomic_load(&rt->sleeping) == 0)
+        return;
     pthread_mutex_lock(&rt->sched_lock);
-    if (rt->sleeping)
-        pthread_cond_signal(&rt->sched_cond);
+    pthread_cond_signal(&rt->sched_cond);
     pthread_mutex_unlock(&rt->sched_lock);
 }
 
-/* Puts a (now RUN_QUEUED) in a queue: w's own, or the global one. */
-static void enqueue(actor_runtime *rt, worker *w, actor *a)
+/* Puts a preempted actor (now RUN_QUEUED) at the back of w's queue, and
+ * lets a sleeping worker come and steal it. */
+static void requeue(worker *w, actor *a)
 {
-    if (w) {
-        pthread_mutex_lock(&w->lock);
-        queue_push(&w->head, &w->tail, a);
-        pthread_mutex_unlock(&w->lock);
-    } else {
-        pthread_mutex_lock(&rt->sched_lock);
-        queue_push(&rt->global_head, &rt->global_tail, a);
-        pthread_mutex_unlock(&rt->sched_lock);
-    }
-    signal_sleeper(rt);
+    pthread_mutex_lock(&w->lock);
+    queue_push(&w->head, &w->tail, a);
+    pthread_mutex_unlock(&w->lock);
+    signal_sleeper(w->rt);
 }
+
+/* The worker this thread is, or NULL off the workers. Thread-local rather
+ * than shared state: it only lets a wake-up made while an actor runs go to
+ * that actor's own worker. */
+static _Thread_local worker *this_worker;
 
 /* Is there something for a to do now? (a->lock held) */
 static bool has_work(const actor *a)
@@ -112,15 +116,30 @@ void sched__wake_locked(actor *a)
 {
     if (a->sched != RUN_IDLE || !has_work(a))
         return;
-    /* The actor that caused the wake-up is not known here; wakes go to the
-     * global queue, which every worker checks before stealing. */
     actor_runtime *rt = a->rt;
+    worker *w = this_worker;
+    if (w && w->rt == rt) {
+        /* Woken by an actor running here (a send, a reply): it runs on
+         * this worker next, without a cross-thread hand-off. Another worker
+         * is woken only when this one already has work queued. */
+        a->sched = RUN_QUEUED;
+        atomic_fetch_add(&a->refs, 1); /* the queue's */
+        pthread_mutex_lock(&w->lock);
+        bool busy = w->head != NULL;
+        queue_push(&w->head, &w->tail, a);
+        pthread_mutex_unlock(&w->lock);
+        if (busy)
+            signal_sleeper(rt);
+        return;
+    }
+    /* From outside the workers (the embedder, the timer thread). */
     pthread_mutex_lock(&rt->sched_lock);
     if (!rt->stopping) {
         a->sched = RUN_QUEUED;
         atomic_fetch_add(&a->refs, 1); /* the queue's */
         queue_push(&rt->global_head, &rt->global_tail, a);
-        if (rt->sleeping)
+        atomic_fetch_add(&rt->global_len, 1);
+        if (atomic_load(&rt->sleeping))
             pthread_cond_signal(&rt->sched_cond);
     }
     pthread_mutex_unlock(&rt->sched_lock);
@@ -136,8 +155,12 @@ static actor *take_local(worker *w)
 
 static actor *take_global(actor_runtime *rt)
 {
+    if (atomic_load_explicit(&rt->global_len, memory_order_relaxed) == 0)
+        return NULL; /* a stale zero is caught by the sleep check */
     pthread_mutex_lock(&rt->sched_lock);
     actor *a = queue_pop(&rt->global_head, &rt->global_tail);
+    if (a)
+        atomic_fetch_sub(&rt->global_len, 1);
     pthread_mutex_unlock(&rt->sched_lock);
     return a;
 }
@@ -271,20 +294,20 @@ static bool run_slice(worker *w, actor *a)
     actor_runtime *rt = w->rt;
     int64_t slice = rt->cfg.fuel_slice;
     for (;;) {
-        pthread_mutex_lock(&a->lock);
         if (a->kill_requested) {
+            pthread_mutex_lock(&a->lock);
             actor_exit why = a->kill_reason;
             pthread_mutex_unlock(&a->lock);
             actor__finish(a, &why);
             return false;
         }
+        /* Only this thread changes `wait` while the actor runs. */
         if (a->in_call && a->wait != WAIT_NONE) {
+            pthread_mutex_lock(&a->lock);
             bool ready = abi__complete_wait(a);
             pthread_mutex_unlock(&a->lock);
             if (!ready)
                 return true; /* still waiting */
-        } else {
-            pthread_mutex_unlock(&a->lock);
         }
         if (!a->in_call) {
             if (slice <= 0)
@@ -357,7 +380,7 @@ static void run_actor(worker *w, actor *a)
     if (has_work(a)) {
         a->sched = RUN_QUEUED;
         pthread_mutex_unlock(&a->lock);
-        enqueue(w->rt, w, a); /* keeps the queue's reference */
+        requeue(w, a); /* keeps the queue's reference */
         return;
     }
     a->sched = RUN_IDLE;
@@ -369,6 +392,7 @@ static void *worker_main(void *arg)
 {
     worker *w = arg;
     actor_runtime *rt = w->rt;
+    this_worker = w;
     for (;;) {
         actor *a = take(w);
         if (a) {
@@ -380,7 +404,7 @@ static void *worker_main(void *arg)
             pthread_mutex_unlock(&rt->sched_lock);
             return NULL;
         }
-        rt->sleeping++;
+        atomic_fetch_add(&rt->sleeping, 1);
         /* Re-check under the lock: a push that happened before we counted
          * ourselves asleep is visible now; a later one will signal. */
         bool any = rt->global_head != NULL;
@@ -391,7 +415,7 @@ static void *worker_main(void *arg)
         }
         if (!any)
             pthread_cond_wait(&rt->sched_cond, &rt->sched_lock);
-        rt->sleeping--;
+        atomic_fetch_sub(&rt->sleeping, 1);
         pthread_mutex_unlock(&rt->sched_lock);
     }
 }
