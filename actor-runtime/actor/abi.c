@@ -698,15 +698,15 @@ static const host_def host_defs[] = {
 /* The host functions, in host_defs order, are the first NDEFS objects the
  * runtime keeps; ENOSYS stubs for other WASI imports are made per type on
  * demand and kept in a small list. */
-typedef struct stub {
-    struct stub *next;
+typedef struct enosys_fn {
+    struct enosys_fn *next;
     wasm_func *f;
-} stub;
+} enosys_fn;
 
 struct abi_host {
     wasm_func *funcs[NDEFS];
     pthread_mutex_t stubs_lock;
-    stub *stubs;
+    enosys_fn *stubs;
 };
 
 shoal_err abi__make_host(actor_runtime *rt)
@@ -731,9 +731,9 @@ void abi__free_host(actor_runtime *rt)
     struct abi_host *h = rt->abi;
     if (h == NULL)
         return;
-    stub *s = h->stubs;
+    enosys_fn *s = h->stubs;
     while (s) {
-        stub *next = s->next;
+        enosys_fn *next = s->next;
         free(s);
         s = next;
     }
@@ -775,7 +775,7 @@ static wasm_func *enosys_stub(actor_runtime *rt, const wasm_functype *t)
 {
     struct abi_host *h = rt->abi;
     pthread_mutex_lock(&h->stubs_lock);
-    for (stub *s = h->stubs; s; s = s->next) {
+    for (enosys_fn *s = h->stubs; s; s = s->next) {
         if (same_type(wasm_func_type(s->f), t)) {
             pthread_mutex_unlock(&h->stubs_lock);
             return s->f;
@@ -784,7 +784,7 @@ static wasm_func *enosys_stub(actor_runtime *rt, const wasm_functype *t)
     wasm_valtype params[16];
     uint32_t np = wasm_functype_num_params(t);
     wasm_func *f = NULL;
-    stub *s = malloc(sizeof *s);
+    enosys_fn *s = malloc(sizeof *s);
     if (s && np <= 16) {
         for (uint32_t i = 0; i < np; i++)
             params[i] = wasm_functype_param(t, i);

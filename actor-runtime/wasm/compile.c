@@ -608,6 +608,23 @@ static bool unop(comp *c, op o, uint8_t ta, uint8_t tr)
     return push(c, tr);
 }
 
+/* An instruction that takes no operand and produces a value of type t from
+ * an immediate: [dst|imm]. */
+static bool produce(comp *c, op o, uint8_t t, uint32_t imm)
+{
+    if (!push(c, t))
+        return false;
+    if (!live(c))
+        return true;
+    size_t at = emit(c, o, 1);
+    if (at == SIZE_MAX)
+        return false;
+    c->code[at + 1].s.a = home_off(c, c->nvs - 1);
+    c->code[at + 1].s.b = imm;
+    note_result(c, at, c->nvs - 1);
+    return true;
+}
+
 static bool binop(comp *c, op o, uint8_t ta, uint8_t tr)
 {
     uint32_t pb, pa;
@@ -1187,17 +1204,7 @@ static bool prefixed(comp *c)
     case 16: /* table.size */
         if (!wasm__rd_u32(&c->r, &a) || !check_table(c, a))
             return false;
-        if (!push(c, WASM_I32))
-            return false;
-        if (live(c)) {
-            at = emit(c, OP_TABLE_SIZE, 1);
-            if (at == SIZE_MAX)
-                return false;
-            c->code[at + 1].s.a = home_off(c, c->nvs - 1);
-            c->code[at + 1].s.b = a;
-            note_result(c, at, c->nvs - 1);
-        }
-        return true;
+        return produce(c, OP_TABLE_SIZE, WASM_I32, a);
     case 17: { /* table.fill */
         if (!wasm__rd_u32(&c->r, &a) || !check_table(c, a))
             return false;
@@ -1481,16 +1488,8 @@ static bool compile_body(comp *c)
                 return false;
             if (a >= c->m->nglobals)
                 return FAIL(c, "unknown global %u", a);
-            if (!push(c, c->m->globals[a].type))
+            if (!produce(c, OP_GLOBAL_GET, c->m->globals[a].type, a))
                 return false;
-            if (live(c)) {
-                size_t at = emit(c, OP_GLOBAL_GET, 1);
-                if (at == SIZE_MAX)
-                    return false;
-                c->code[at + 1].s.a = home_off(c, c->nvs - 1);
-                c->code[at + 1].s.b = a;
-                note_result(c, at, c->nvs - 1);
-            }
             break;
         case 0x24: /* global.set */
             if (!wasm__rd_u32(&c->r, &a))
@@ -1570,38 +1569,17 @@ static bool compile_body(comp *c)
                 return false;
             if (c->m->nmems == 0)
                 return FAIL(c, "unknown memory 0");
-            if (!push(c, WASM_I32))
+            if (!produce(c, OP_MEMORY_SIZE, WASM_I32, 0))
                 return false;
-            if (live(c)) {
-                size_t at = emit(c, OP_MEMORY_SIZE, 1);
-                if (at == SIZE_MAX)
-                    return false;
-                c->code[at + 1].s.a = home_off(c, c->nvs - 1);
-                note_result(c, at, c->nvs - 1);
-            }
             break;
         case 0x40: /* memory.grow */
             if (!zero_byte(c))
                 return false;
             if (c->m->nmems == 0)
                 return FAIL(c, "unknown memory 0");
-            if (!pop(c, WASM_I32, NULL, &pos))
+            /* [dst|delta]: the shape of a unary operator. */
+            if (!unop(c, OP_MEMORY_GROW, WASM_I32, WASM_I32))
                 return false;
-            if (live(c)) {
-                uint32_t delta;
-                if (!operand(c, pos, &delta))
-                    return false;
-                size_t at = emit(c, OP_MEMORY_GROW, 1);
-                if (at == SIZE_MAX)
-                    return false;
-                c->code[at + 1].s.a = home_off(c, pos);
-                c->code[at + 1].s.b = delta;
-                if (!push(c, WASM_I32))
-                    return false;
-                note_result(c, at, pos);
-            } else if (!push(c, WASM_I32)) {
-                return false;
-            }
             break;
         case 0x41: { /* i32.const */
             int32_t v;
@@ -1693,16 +1671,8 @@ static bool compile_body(comp *c)
                 return FAIL(c, "unknown function %u", a);
             if (!c->m->func_declared[a])
                 return FAIL(c, "undeclared function reference %u", a);
-            if (!push(c, WASM_FUNCREF))
+            if (!produce(c, OP_REF_FUNC, WASM_FUNCREF, a))
                 return false;
-            if (live(c)) {
-                size_t at = emit(c, OP_REF_FUNC, 1);
-                if (at == SIZE_MAX)
-                    return false;
-                c->code[at + 1].s.a = home_off(c, c->nvs - 1);
-                c->code[at + 1].s.b = a;
-                note_result(c, at, c->nvs - 1);
-            }
             break;
         case 0xfc:
             if (!prefixed(c))
