@@ -543,6 +543,17 @@ static void test_allocation_failures(void **state)
     assert_int_equal(failures, 0);
 }
 
+/* No bytes at all, as from an empty file read into a NULL buffer: the
+ * module is malformed (and nothing reads through the NULL pointer, which
+ * UBSan checks, even for a copy of zero bytes). */
+static void test_null_empty_input(void **state)
+{
+    (void)state;
+    shoal_errinfo ei;
+    assert_int_equal(load(NULL, 0, true, &ei), SHOAL_EMALFORMED);
+    assert_int_equal(ei.offset, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -551,6 +562,8 @@ int main(void)
         cmocka_unit_test(test_truncation_sweep),
         cmocka_unit_test(test_flip_every_byte),
         cmocka_unit_test(test_allocation_failures),
+        /* Last: under UBSan, a failure here ends the executable. */
+        cmocka_unit_test(test_null_empty_input),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -414,6 +414,34 @@ static void test_host_suspends_deep(void **state)
     host_teardown(&f);
 }
 
+/* Frames saved before a suspension survive the value stack growing after
+ * it. */
+static void test_stack_grows_after_resume(void **state)
+{
+    (void)state;
+    host_fixture f;
+    host_setup(&f, true);
+    const uint32_t shapes[][2] = {{0, 0}, {3, 4000}, {300, 3000}, {2000, 10}};
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        uint64_t n = shapes[i][0], m = shapes[i][1];
+        uint64_t args[3] = {n, m, 11};
+        assert_int_equal(
+            wasm_exec_call(f.x, wt_func(f.inst, "wait_then_recurse"), args, 3),
+            SHOAL_OK);
+        wasm_exec_set_fuel(f.x, INT64_MAX / 4);
+        assert_int_equal(wasm_exec_run(f.x), WASM_SUSPENDED);
+        assert_int_equal(f.env.wait_arg, 11);
+        uint64_t answer = 7;
+        assert_int_equal(wasm_exec_complete_host(f.x, &answer, 1), SHOAL_OK);
+        assert_int_equal(wasm_exec_run(f.x), WASM_DONE);
+        uint32_t nr;
+        const uint64_t *r = wasm_exec_results(f.x, &nr);
+        assert_int_equal(nr, 1);
+        assert_int_equal(r[0], 7000 + m * (m + 1) / 2 + n * (n + 1) / 2);
+    }
+    host_teardown(&f);
+}
+
 typedef struct stops {
     uint64_t result, fuel_used;
     int out_of_fuel, suspended;
@@ -860,6 +888,7 @@ int main(void)
         cmocka_unit_test(test_host_trap),
         cmocka_unit_test(test_host_suspends_and_completes),
         cmocka_unit_test(test_host_suspends_deep),
+        cmocka_unit_test(test_stack_grows_after_resume),
         cmocka_unit_test(test_host_suspend_with_fuel_slices),
         cmocka_unit_test(test_host_exit),
         cmocka_unit_test(test_memory_grown_by_host),

@@ -28,6 +28,28 @@
           (call $depth (i32.sub (local.get $n) (i32.const 1)) (local.get $v))
           (local.get $n)))))
 
+;; Waits at depth n, then recurses m levels deeper (which grows the value
+  ;; stack, moving the frames saved before the wait) and combines the result
+  ;; with values kept in every frame on the way: the result is
+  ;; wait(v) * 1000 + m(m+1)/2 + n(n+1)/2.
+  (func $sum_to (param $m i32) (result i32)
+    (if (result i32) (i32.eqz (local.get $m))
+      (then (i32.const 0))
+      (else (i32.add (local.get $m)
+                     (call $sum_to (i32.sub (local.get $m) (i32.const 1)))))))
+  (func $wait_then_recurse (export "wait_then_recurse")
+        (param $n i32) (param $m i32) (param $v i32) (result i32)
+    (local $w i32)
+    (if (result i32) (i32.eqz (local.get $n))
+      (then
+        (local.set $w (i32.mul (call $wait (local.get $v)) (i32.const 1000)))
+        (i32.add (local.get $w) (call $sum_to (local.get $m))))
+      (else
+        (i32.add
+          (local.get $n)
+          (call $wait_then_recurse (i32.sub (local.get $n) (i32.const 1))
+                                   (local.get $m) (local.get $v))))))
+
   ;; Alternates busy loops (so slices run out of fuel) with n waits, and
   ;; returns the sum of what the waits returned plus a loop checksum.
   (func (export "wait_loop") (param $n i32) (result i32)
