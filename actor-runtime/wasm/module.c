@@ -19,7 +19,8 @@ shoal_err wasm_module_load(const uint8_t *bytes, size_t len,
         err = shoal_errinfo_set(ei, SHOAL_ENOMEM, 0, "out of memory");
         goto fail_free_module;
     }
-    memcpy(m->bytes, bytes, len);
+    if (len) /* bytes may be NULL when len is 0 */
+        memcpy(m->bytes, bytes, len);
     m->len = len;
 
     err = wasm__decode(m, ei);
