@@ -63,15 +63,16 @@ if [ -z "$(ls -A "$out/seed")" ]; then
     [ -f "$wat" ] || continue
     wat2wasm "$wat" -o "$out/seed/wat.$(basename "$wat" .wat).wasm" 2>/dev/null || true
   done
-  # Modules the builds made: examples compiled from C, test modules.
-  for dir in "$root"/build*/; do
-    [ "$dir" = "$out/" ] && continue
-    find "$dir" -name '*.wasm' -size -64k -not -path '*/tests/spec/*' 2>/dev/null |
-      while read -r f; do cp "$f" "$out/seed/build.$(basename "$f")"; done
-  done
-  [ -d "$root/tests/fuzz/regressions" ] && cp "$root"/tests/fuzz/regressions/* "$out/seed/" 2>/dev/null || true
   rm -rf "$tmp"
 fi
+# On every run: the modules the builds made (examples compiled from C, test
+# modules) and the saved regressions, which change more often.
+for dir in "$root"/build*/; do
+  [ -d "$dir" ] && [ "$dir" != "$out/" ] || continue
+  find "$dir" -name '*.wasm' -size -64k -not -path '*/tests/spec/*' 2>/dev/null |
+    while read -r f; do cp "$f" "$out/seed/build.$(basename "$f")"; done || true
+done
+cp "$root"/tests/fuzz/regressions/*.wasm "$out/seed/" 2>/dev/null || true
 echo "$(ls "$out/seed" | wc -l) seed inputs"
 
 echo "== fuzzing for $seconds seconds"
