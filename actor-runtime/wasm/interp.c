@@ -763,6 +763,17 @@ wasm_status wasm_exec_run(wasm_exec *x)
     return st;
 }
 
+void wasm_exec_abort(wasm_exec *x)
+{
+    if (x->state != EXEC_READY && x->state != EXEC_SUSPENDED)
+        return;
+    x->depth = 0;
+    x->host_slots = NULL;
+    x->host_func = NULL;
+    x->entry_pending = false;
+    x->state = EXEC_IDLE;
+}
+
 void wasm_exec_set_fuel(wasm_exec *x, int64_t fuel)
 {
     x->fuel = fuel;

@@ -251,9 +251,16 @@ void wasm_exec_delete(wasm_exec *x);
 
 /* Prepares a call of f with nargs arguments (which must match its type).
  * Nothing runs until wasm_exec_run. Errors: SHOAL_EINVAL (argument count),
- * SHOAL_ESTATE (a call is already under way and not finished). */
+ * SHOAL_ESTATE (a call is already under way and not finished),
+ * SHOAL_ELIMIT (f's frame does not fit the store's stack limits). */
 shoal_err wasm_exec_call(wasm_exec *x, wasm_func *f, const uint64_t *args,
                          uint32_t nargs);
+/* Abandons a call under way (out of fuel or suspended): its Wasm frames are
+ * dropped, and the exec can start a new call. Memory, tables and globals
+ * keep whatever the abandoned call wrote. Does nothing when no call is
+ * under way. */
+void wasm_exec_abort(wasm_exec *x);
+
 /* Runs the prepared call until it returns, traps, suspends in a host call or
  * (with metering) runs out of fuel. After WASM_OUT_OF_FUEL, set more fuel and
  * call again: it continues exactly where it stopped. */

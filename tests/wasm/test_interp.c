@@ -42,6 +42,18 @@ static void test_infinite_loop_resumes(void **state)
     /* Still mid-call: a new call must wait. */
     assert_int_equal(wasm_exec_call(x, wt_func(inst, "ticks"), NULL, 0),
                      SHOAL_ESTATE);
+    /* Abandoned, the exec takes a new call, and the loop's counter (a
+     * global it wrote) keeps what the abandoned call left there. */
+    wasm_exec_abort(x);
+    wasm_exec_set_fuel(x, 1000);
+    assert_int_equal(wasm_exec_call(x, wt_func(inst, "ticks"), NULL, 0),
+                     SHOAL_OK);
+    assert_int_equal(wasm_exec_run(x), WASM_DONE);
+    uint32_t n;
+    const uint64_t *r = wasm_exec_results(x, &n);
+    assert_int_equal(n, 1);
+    assert_true(r[0] >= ticks);
+    wasm_exec_abort(x); /* no call under way: nothing to do */
 
     /* The bare `loop br 0` too. */
     wasm_exec *bare = wasm_exec_new(s);
