@@ -984,7 +984,7 @@ static bool br_table(comp *c)
                     goto out;
                 continue;
             }
-            /* A stub after the table does the moves and the jump. */
+            /* A trampoline after the table does the moves and the jump. */
             set_off(c, entry, 0, at, c->ncode);
             if (!(ret ? emit_return(c)
                       : (emit_moves(c, t, arity) && emit_jump(c, d))))

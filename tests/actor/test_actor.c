@@ -172,19 +172,37 @@ static void reply_wait(reply *r)
     assert_true(r->done);
 }
 
-/* Calls `to` with a string request and returns the reply's msgpack int. */
-static int64_t call_int(actor_runtime *rt, actor_id to, const char *what)
+/* Sends `to` a msgpack string from the embedder. */
+static void send_str(actor_runtime *rt, actor_id to, const char *s)
 {
     mp m;
     mp_init(&m);
-    mp_str(&m, what);
-    reply r;
-    reply_init(&r);
-    assert_int_equal(actor_call(rt, to, (uint8_t *)m.sb.data, m.sb.size, 5000,
-                                on_reply, &r),
+    mp_str(&m, s);
+    assert_int_equal(actor_send(rt, to, (uint8_t *)m.sb.data, m.sb.size),
                      SHOAL_OK);
     msgpack_sbuffer_destroy(&m.sb);
-    reply_wait(&r);
+}
+
+/* Calls `to` with a msgpack string and waits for the outcome in *r. */
+static void call_str(actor_runtime *rt, actor_id to, const char *req,
+                     reply *r)
+{
+    mp m;
+    mp_init(&m);
+    mp_str(&m, req);
+    reply_init(r);
+    assert_int_equal(actor_call(rt, to, (uint8_t *)m.sb.data, m.sb.size, 5000,
+                                on_reply, r),
+                     SHOAL_OK);
+    msgpack_sbuffer_destroy(&m.sb);
+    reply_wait(r);
+}
+
+/* Calls `to` with a string request and returns the reply's msgpack int. */
+static int64_t call_int(actor_runtime *rt, actor_id to, const char *what)
+{
+    reply r;
+    call_str(rt, to, what, &r);
     assert_int_equal(r.err, SHOAL_OK);
     msgpack_unpacked u;
     msgpack_unpacked_init(&u);
@@ -195,6 +213,21 @@ static int64_t call_int(actor_runtime *rt, actor_id to, const char *what)
                     : u.data.via.i64;
     msgpack_unpacked_destroy(&u);
     return v;
+}
+
+/* Calls `to` with a string and checks the reply is the given string. */
+static void call_expect_str(actor_runtime *rt, actor_id to, const char *req,
+                            const char *want)
+{
+    reply r;
+    call_str(rt, to, req, &r);
+    assert_int_equal(r.err, SHOAL_OK);
+    mp m;
+    mp_init(&m);
+    mp_str(&m, want);
+    assert_int_equal(r.len, m.sb.size);
+    assert_memory_equal(r.data, m.sb.data, m.sb.size);
+    msgpack_sbuffer_destroy(&m.sb);
 }
 
 static actor_id spawn(actor_runtime *rt, const char *module, const mp *init,
@@ -307,12 +340,7 @@ static void test_traps_and_fuel(void **state)
     events ev;
     actor_runtime *rt = runtime(2, &ev);
     actor_id t = spawn(rt, "trapper", NULL, NULL);
-    mp m;
-    mp_init(&m);
-    mp_str(&m, "boom");
-    assert_int_equal(actor_send(rt, t, (uint8_t *)m.sb.data, m.sb.size),
-                     SHOAL_OK);
-    msgpack_sbuffer_destroy(&m.sb);
+    send_str(rt, t, "boom");
     wait_exit(rt, t, ACTOR_EXIT_TRAP, "trap: integer divide by zero");
 
     actor_spawn_opts little = {.limits.fuel_per_message = 100000};
@@ -321,15 +349,8 @@ static void test_traps_and_fuel(void **state)
 
     /* A request to an actor that dies on it is answered with EEXITED. */
     actor_id t2 = spawn(rt, "trapper", NULL, NULL);
-    mp_init(&m);
-    mp_str(&m, "boom");
     reply r;
-    reply_init(&r);
-    assert_int_equal(actor_call(rt, t2, (uint8_t *)m.sb.data, m.sb.size, 5000,
-                                on_reply, &r),
-                     SHOAL_OK);
-    msgpack_sbuffer_destroy(&m.sb);
-    reply_wait(&r);
+    call_str(rt, t2, "boom", &r);
     assert_int_equal(r.err, SHOAL_EEXITED);
     actor_runtime_delete(rt);
     assert_true(ev.exits >= 3);
@@ -342,22 +363,8 @@ static void test_long_running_receiver(void **state)
     events ev;
     actor_runtime *rt = runtime(2, &ev);
     actor_id rcv = spawn(rt, "receiver", NULL, NULL);
-    mp m;
-    mp_init(&m);
-    mp_str(&m, "hello");
-    assert_int_equal(actor_send(rt, rcv, (uint8_t *)m.sb.data, m.sb.size),
-                     SHOAL_OK);
-    msgpack_sbuffer_destroy(&m.sb);
-    mp_init(&m);
-    mp_str(&m, "stop");
-    reply r;
-    reply_init(&r);
-    assert_int_equal(actor_call(rt, rcv, (uint8_t *)m.sb.data, m.sb.size,
-                                5000, on_reply, &r),
-                     SHOAL_OK);
-    msgpack_sbuffer_destroy(&m.sb);
-    reply_wait(&r);
-    assert_int_equal(r.err, SHOAL_OK);
+    send_str(rt, rcv, "hello");
+    call_expect_str(rt, rcv, "stop", "stopping");
     wait_exit(rt, rcv, ACTOR_EXIT_NORMAL, "normal");
     pthread_mutex_lock(&ev.lock);
     assert_non_null(strstr(ev.log, "hello"));
@@ -383,47 +390,10 @@ static void test_links(void **state)
     assert_int_equal(actor_call(rt, l, &nil, 1, 5000, on_reply, &r), SHOAL_OK);
     reply_wait(&r);
     assert_int_equal(r.err, SHOAL_OK);
-    mp m;
-    mp_init(&m);
-    mp_str(&m, "boom");
-    assert_int_equal(actor_send(rt, t, (uint8_t *)m.sb.data, m.sb.size),
-                     SHOAL_OK);
-    msgpack_sbuffer_destroy(&m.sb);
+    send_str(rt, t, "boom");
     wait_exit(rt, t, ACTOR_EXIT_TRAP, NULL);
     wait_exit(rt, l, ACTOR_EXIT_LINKED, "linked actor failed");
     actor_runtime_delete(rt);
-}
-
-static void send_str(actor_runtime *rt, actor_id to, const char *s)
-{
-    mp m;
-    mp_init(&m);
-    mp_str(&m, s);
-    assert_int_equal(actor_send(rt, to, (uint8_t *)m.sb.data, m.sb.size),
-                     SHOAL_OK);
-    msgpack_sbuffer_destroy(&m.sb);
-}
-
-/* Calls `to` with a string and checks the reply is the given string. */
-static void call_expect_str(actor_runtime *rt, actor_id to, const char *req,
-                            const char *want)
-{
-    mp m;
-    mp_init(&m);
-    mp_str(&m, req);
-    reply r;
-    reply_init(&r);
-    assert_int_equal(actor_call(rt, to, (uint8_t *)m.sb.data, m.sb.size, 5000,
-                                on_reply, &r),
-                     SHOAL_OK);
-    msgpack_sbuffer_destroy(&m.sb);
-    reply_wait(&r);
-    assert_int_equal(r.err, SHOAL_OK);
-    mp_init(&m);
-    mp_str(&m, want);
-    assert_int_equal(r.len, m.sb.size);
-    assert_memory_equal(r.data, m.sb.data, m.sb.size);
-    msgpack_sbuffer_destroy(&m.sb);
 }
 
 static unsigned exits_of(events *ev)
