@@ -192,25 +192,6 @@ static bool parse_memory_size(const char *s, uint32_t *pages)
 
 /* ---- Printing values ---------------------------------------------------- */
 
-static const char *type_name(wasm_valtype t)
-{
-    switch (t) {
-    case WASM_I32:
-        return "i32";
-    case WASM_I64:
-        return "i64";
-    case WASM_F32:
-        return "f32";
-    case WASM_F64:
-        return "f64";
-    case WASM_FUNCREF:
-        return "funcref";
-    case WASM_EXTERNREF:
-        return "externref";
-    }
-    return "?";
-}
-
 /* The shortest decimal that reads back as the same float. */
 static void format_float(char *buf, size_t cap, double d, bool single)
 {
@@ -259,7 +240,7 @@ static void print_result(wasm_valtype t, uint64_t v)
         if (v == 0)
             printf("Result: null\n");
         else
-            printf("Result: %s:0x%" PRIx64 "\n", type_name(t), v);
+            printf("Result: %s:0x%" PRIx64 "\n", wasm_valtype_name(t), v);
         return;
     }
 }
@@ -403,7 +384,7 @@ static int invoke(wasm_exec *x, wasm_instance *inst, const run_opts *o)
                 o->invoke, np, np == 1 ? "" : "s");
         for (uint32_t i = 0; i < np; i++)
             fprintf(stderr, "%s%s", i ? ", " : "",
-                    type_name(wasm_functype_param(t, i)));
+                    wasm_valtype_name(wasm_functype_param(t, i)));
         fprintf(stderr, "), got %d\n", o->nargs);
         return EXIT_USAGE;
     }
@@ -419,7 +400,7 @@ static int invoke(wasm_exec *x, wasm_instance *inst, const run_opts *o)
             fprintf(stderr,
                     "shoal-run: argument %" PRIu32 " of %s: '%s' is not "
                     "a valid %s\n",
-                    i + 1, o->invoke, o->args[i], type_name(pt));
+                    i + 1, o->invoke, o->args[i], wasm_valtype_name(pt));
             status = EXIT_USAGE;
             goto out_free_args;
         }

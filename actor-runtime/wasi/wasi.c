@@ -413,25 +413,6 @@ static wasm_valtype code_type(char c)
     return c == 'I' ? WASM_I64 : WASM_I32;
 }
 
-static const char *type_name(wasm_valtype t)
-{
-    switch (t) {
-    case WASM_I32:
-        return "i32";
-    case WASM_I64:
-        return "i64";
-    case WASM_F32:
-        return "f32";
-    case WASM_F64:
-        return "f64";
-    case WASM_FUNCREF:
-        return "funcref";
-    case WASM_EXTERNREF:
-        return "externref";
-    }
-    return "?";
-}
-
 static bool type_matches(const wasi_func_def *d, const wasm_functype *t)
 {
     uint32_t np = (uint32_t)strlen(d->params);
@@ -464,11 +445,11 @@ static void def_type_str(const wasi_func_def *d, char *buf, size_t cap)
     size_t len = append(buf, cap, 0, "(");
     for (const char *p = d->params; *p != '\0'; p++) {
         len = append(buf, cap, len, p == d->params ? "" : ", ");
-        len = append(buf, cap, len, type_name(code_type(*p)));
+        len = append(buf, cap, len, wasm_valtype_name(code_type(*p)));
     }
     len = append(buf, cap, len, ") -> ");
     append(buf, cap, len,
-           *d->results ? type_name(code_type(*d->results)) : "()");
+           *d->results ? wasm_valtype_name(code_type(*d->results)) : "()");
 }
 
 /* The same for a function type of the module. */
@@ -477,7 +458,7 @@ static void functype_str(const wasm_functype *t, char *buf, size_t cap)
     size_t len = append(buf, cap, 0, "(");
     for (uint32_t i = 0; i < wasm_functype_num_params(t); i++) {
         len = append(buf, cap, len, i ? ", " : "");
-        len = append(buf, cap, len, type_name(wasm_functype_param(t, i)));
+        len = append(buf, cap, len, wasm_valtype_name(wasm_functype_param(t, i)));
     }
     len = append(buf, cap, len, ") -> ");
     uint32_t nr = wasm_functype_num_results(t);
@@ -485,7 +466,7 @@ static void functype_str(const wasm_functype *t, char *buf, size_t cap)
         len = append(buf, cap, len, "(");
     for (uint32_t i = 0; i < nr; i++) {
         len = append(buf, cap, len, i ? ", " : "");
-        len = append(buf, cap, len, type_name(wasm_functype_result(t, i)));
+        len = append(buf, cap, len, wasm_valtype_name(wasm_functype_result(t, i)));
     }
     if (nr != 1)
         append(buf, cap, len, ")");

@@ -219,19 +219,6 @@ static bool operand(comp *c, uint32_t pos, uint32_t *off)
 
 /* ---- operand stack (types) ---- */
 
-static const char *valtype_name(uint8_t t)
-{
-    switch (t) {
-    case WASM_I32: return "i32";
-    case WASM_I64: return "i64";
-    case WASM_F32: return "f32";
-    case WASM_F64: return "f64";
-    case WASM_FUNCREF: return "funcref";
-    case WASM_EXTERNREF: return "externref";
-    default: return "unknown";
-    }
-}
-
 static bool push(comp *c, uint8_t type)
 {
     if (!grow(c, (void **)&c->vs, &c->capvs, c->nvs + 1, sizeof *c->vs))
@@ -285,7 +272,8 @@ static bool pop(comp *c, uint8_t want, uint8_t *got, uint32_t *pos)
     vval *v = &c->vs[c->nvs - 1];
     if (want != VT_UNKNOWN && v->type != VT_UNKNOWN && v->type != want)
         return FAIL(c, "type mismatch: expected %s, found %s",
-                    valtype_name(want), valtype_name(v->type));
+                    wasm_valtype_name((wasm_valtype)want),
+                    wasm_valtype_name((wasm_valtype)v->type));
     if (got)
         *got = v->type;
     c->nvs--;

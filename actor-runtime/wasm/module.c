@@ -92,6 +92,19 @@ void wasm_module_export(const wasm_module *m, uint32_t i, const char **name,
     *kind = (wasm_extern_kind)m->exports[i].kind;
 }
 
+const char *wasm_valtype_name(wasm_valtype t)
+{
+    switch (t) {
+    case WASM_I32: return "i32";
+    case WASM_I64: return "i64";
+    case WASM_F32: return "f32";
+    case WASM_F64: return "f64";
+    case WASM_FUNCREF: return "funcref";
+    case WASM_EXTERNREF: return "externref";
+    }
+    return "?";
+}
+
 uint32_t wasm_functype_num_params(const wasm_functype *t)
 {
     return t->nparams;

@@ -105,6 +105,9 @@ void wasm_module_export(const wasm_module *m, uint32_t i, const char **name,
 
 /* ---- Function types --------------------------------------------------- */
 
+/* The text-format name of a value type ("i32", "funcref", ...), or "?". */
+const char *wasm_valtype_name(wasm_valtype t);
+
 uint32_t wasm_functype_num_params(const wasm_functype *t);
 uint32_t wasm_functype_num_results(const wasm_functype *t);
 wasm_valtype wasm_functype_param(const wasm_functype *t, uint32_t i);

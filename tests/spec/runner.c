@@ -537,8 +537,8 @@ static void run_invoke(spec_script *sc, wasm_instance *inst, const char *field,
         wasm_valtype want = wasm_functype_param(r->type, i);
         if (types[i] != want) {
             spec__buf_printf(&r->why, "argument %" PRIu32 " is %s, not %s", i,
-                             spec__valtype_name(types[i]),
-                             spec__valtype_name(want));
+                             wasm_valtype_name(types[i]),
+                             wasm_valtype_name(want));
             return;
         }
     }

@@ -66,7 +66,6 @@ void spec__buf_value(spec_buf *b, wasm_valtype type, uint64_t bits);
 /* Appends "TYPE:VALUE" for an expected value, NaN patterns included. */
 void spec__buf_expected(spec_buf *b, const spec_value *v);
 /* The text-format name of a value type, e.g. "i32". */
-const char *spec__valtype_name(wasm_valtype t);
 
 /* ---- The spectest host module ------------------------------------------ */
 

@@ -65,25 +65,6 @@ void spec__buf_name(spec_buf *b, const char *name, size_t len)
     spec__buf_printf(b, "\"");
 }
 
-const char *spec__valtype_name(wasm_valtype t)
-{
-    switch (t) {
-    case WASM_I32:
-        return "i32";
-    case WASM_I64:
-        return "i64";
-    case WASM_F32:
-        return "f32";
-    case WASM_F64:
-        return "f64";
-    case WASM_FUNCREF:
-        return "funcref";
-    case WASM_EXTERNREF:
-        return "externref";
-    }
-    return "?";
-}
-
 static bool parse_valtype(const char *s, wasm_valtype *out)
 {
     static const struct {
@@ -219,7 +200,7 @@ static double f64_value(uint64_t bits)
 
 void spec__buf_value(spec_buf *b, wasm_valtype type, uint64_t bits)
 {
-    const char *name = spec__valtype_name(type);
+    const char *name = wasm_valtype_name(type);
     uint32_t low = (uint32_t)bits;
     switch (type) {
     case WASM_I32:
@@ -262,7 +243,7 @@ void spec__buf_value(spec_buf *b, wasm_valtype type, uint64_t bits)
 
 void spec__buf_expected(spec_buf *b, const spec_value *v)
 {
-    const char *name = spec__valtype_name(v->type);
+    const char *name = wasm_valtype_name(v->type);
     switch (v->match) {
     case SPEC_MATCH_NAN_CANONICAL:
         spec__buf_printf(b, "%s:nan:canonical", name);
