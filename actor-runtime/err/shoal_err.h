@@ -24,7 +24,9 @@
     X(EIO, "input/output error")                                               \
     X(EFULL, "mailbox full")                                                   \
     X(ETIMEDOUT, "timed out")                                                  \
-    X(EEXITED, "the actor exited")
+    X(EEXITED, "the actor exited")                                             \
+    X(EMANIFEST, "invalid manifest")                                           \
+    X(EEXIST, "already exists")
 
 typedef enum shoal_err {
 #define SHOAL_ERR_ENUM(name, msg) SHOAL_##name,
