@@ -35,13 +35,20 @@ enum {
 static int32_t status_of(shoal_err err)
 {
     switch (err) {
-    case SHOAL_OK: return 0;
-    case SHOAL_ENOTFOUND: return E_NOACTOR;
-    case SHOAL_EFULL: return E_FULL;
-    case SHOAL_EMALFORMED: return E_MALFORMED;
-    case SHOAL_ETIMEDOUT: return E_TIMEOUT;
-    case SHOAL_EEXITED: return E_EXITED;
-    default: return E_LIMIT;
+    case SHOAL_OK:
+        return 0;
+    case SHOAL_ENOTFOUND:
+        return E_NOACTOR;
+    case SHOAL_EFULL:
+        return E_FULL;
+    case SHOAL_EMALFORMED:
+        return E_MALFORMED;
+    case SHOAL_ETIMEDOUT:
+        return E_TIMEOUT;
+    case SHOAL_EEXITED:
+        return E_EXITED;
+    default:
+        return E_LIMIT;
     }
 }
 
@@ -98,8 +105,8 @@ static wasm_host_status h_send(wasm_exec *x, void *env, uint64_t *slots)
 {
     actor *a = self_of(x);
     shoal_msg *m;
-    int32_t st = make_msg(x, MSG_CAST, 0, (uint32_t)slots[1],
-                          (uint32_t)slots[2], &m);
+    int32_t st =
+        make_msg(x, MSG_CAST, 0, (uint32_t)slots[1], (uint32_t)slots[2], &m);
     if (st)
         return ret_i32(slots, st);
     return ret_i32(slots, status_of(actor__deliver(a->rt, slots[0], m)));
@@ -260,8 +267,7 @@ static wasm_host_status h_reply(wasm_exec *x, void *env, uint64_t *slots)
     if (st)
         return ret_i32(slots, st);
     a->req_open = false;
-    return ret_i32(slots,
-                   status_of(actor__deliver(a->rt, a->req_sender, m)));
+    return ret_i32(slots, status_of(actor__deliver(a->rt, a->req_sender, m)));
 }
 
 static wasm_host_status h_spawn(wasm_exec *x, void *env, uint64_t *slots)
@@ -276,11 +282,10 @@ static wasm_host_status h_spawn(wasm_exec *x, void *env, uint64_t *slots)
     if (mod == NULL)
         return ret_i64(slots, E_NOMODULE);
     actor_id id;
-    shoal_err err = actor__spawn_internal(a->rt, mod, init, ilen, NULL, &id,
-                                          NULL);
+    shoal_err err =
+        actor__spawn_internal(a->rt, mod, init, ilen, NULL, &id, NULL);
     if (err != SHOAL_OK)
-        return ret_i64(slots, err == SHOAL_EMALFORMED ? E_MALFORMED
-                                                      : E_LIMIT);
+        return ret_i64(slots, err == SHOAL_EMALFORMED ? E_MALFORMED : E_LIMIT);
     return ret_i64(slots, (int64_t)id);
 }
 
@@ -385,8 +390,7 @@ static wasm_host_status h_monitor(wasm_exec *x, void *env, uint64_t *slots)
         if (!t->dead) {
             if (t->nmonitors == t->capmonitors) {
                 uint32_t ncap = t->capmonitors ? t->capmonitors * 2 : 4;
-                monitor_entry *nm =
-                    realloc(t->monitors, ncap * sizeof *nm);
+                monitor_entry *nm = realloc(t->monitors, ncap * sizeof *nm);
                 if (nm == NULL) {
                     pthread_mutex_unlock(&t->lock);
                     actor__unref(t);
@@ -421,8 +425,7 @@ static wasm_host_status h_monitor(wasm_exec *x, void *env, uint64_t *slots)
     }
     if (!added) {
         /* Already gone: the notice comes at once. */
-        shoal_msg *n =
-            msg_new_notice(MSG_DOWN, slots[0], ref, "noproc", 0);
+        shoal_msg *n = msg_new_notice(MSG_DOWN, slots[0], ref, "noproc", 0);
         if (n) {
             n->sender = slots[0];
             actor__deliver(rt, a->id, n);
@@ -550,9 +553,14 @@ static wasm_host_status w_clock_time_get(wasm_exec *x, void *env,
         return ret_i32(slots, WASI_EFAULT);
     clockid_t id;
     switch ((uint32_t)slots[0]) {
-    case 0: id = CLOCK_REALTIME; break;
-    case 1: id = CLOCK_MONOTONIC; break;
-    default: return ret_i32(slots, WASI_EINVAL);
+    case 0:
+        id = CLOCK_REALTIME;
+        break;
+    case 1:
+        id = CLOCK_MONOTONIC;
+        break;
+    default:
+        return ret_i32(slots, WASI_EINVAL);
     }
     struct timespec ts;
     clock_gettime(id, &ts);
@@ -600,8 +608,7 @@ static wasm_host_status w_sizes_get(wasm_exec *x, void *env, uint64_t *slots)
     return ret_i32(slots, WASI_ESUCCESS);
 }
 
-static wasm_host_status w_strings_get(wasm_exec *x, void *env,
-                                      uint64_t *slots)
+static wasm_host_status w_strings_get(wasm_exec *x, void *env, uint64_t *slots)
 {
     return ret_i32(slots, WASI_ESUCCESS);
 }
@@ -612,8 +619,7 @@ static wasm_host_status w_proc_exit(wasm_exec *x, void *env, uint64_t *slots)
     return WASM_HOST_TRAP;
 }
 
-static wasm_host_status w_sched_yield(wasm_exec *x, void *env,
-                                      uint64_t *slots)
+static wasm_host_status w_sched_yield(wasm_exec *x, void *env, uint64_t *slots)
 {
     actor *a = self_of(x);
     pthread_mutex_lock(&a->lock);
@@ -789,8 +795,7 @@ static wasm_func *enosys_stub(actor_runtime *rt, const wasm_functype *t)
         for (uint32_t i = 0; i < np; i++)
             params[i] = wasm_functype_param(t, i);
         wasm_valtype r = WASM_I32;
-        f = wasm_func_new_host(rt->host_store, params, np, &r, 1, w_enosys,
-                               rt);
+        f = wasm_func_new_host(rt->host_store, params, np, &r, 1, w_enosys, rt);
     }
     if (f) {
         s->f = f;
@@ -837,8 +842,8 @@ shoal_err abi__link(actor_runtime *rt, const wasm_module *m,
                                          "import %s.%s has the wrong type "
                                          "(see docs/abi.md)",
                                          found->module, found->name);
-            imports[i] = (wasm_extern){.kind = WASM_EXTERN_FUNC,
-                                       .u.func = h->funcs[k]};
+            imports[i] =
+                (wasm_extern){.kind = WASM_EXTERN_FUNC, .u.func = h->funcs[k]};
             continue;
         }
         bool wasi = name_is(d.module, d.module_len, WASI);
@@ -855,8 +860,8 @@ shoal_err abi__link(actor_runtime *rt, const wasm_module *m,
                                  "import %.*s.%.*s: unknown to actors (they "
                                  "may import \"shoal\" and WASI preview1; see "
                                  "docs/abi.md)",
-                                 (int)d.module_len, d.module,
-                                 (int)d.name_len, d.name);
+                                 (int)d.module_len, d.module, (int)d.name_len,
+                                 d.name);
     }
     return SHOAL_OK;
 }

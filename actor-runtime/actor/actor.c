@@ -35,15 +35,27 @@ typedef struct pending_call {
 const char *actor_exit_reason(const actor_exit *e, char *buf, size_t len)
 {
     switch (e->kind) {
-    case ACTOR_EXIT_NORMAL: snprintf(buf, len, "normal"); break;
-    case ACTOR_EXIT_CODE: snprintf(buf, len, "exit code %d", (int)e->code); break;
+    case ACTOR_EXIT_NORMAL:
+        snprintf(buf, len, "normal");
+        break;
+    case ACTOR_EXIT_CODE:
+        snprintf(buf, len, "exit code %d", (int)e->code);
+        break;
     case ACTOR_EXIT_TRAP:
         snprintf(buf, len, "trap: %s", wasm_trap_message(e->trap));
         break;
-    case ACTOR_EXIT_FUEL: snprintf(buf, len, "fuel exhausted"); break;
-    case ACTOR_EXIT_KILLED: snprintf(buf, len, "killed"); break;
-    case ACTOR_EXIT_LINKED: snprintf(buf, len, "linked actor failed"); break;
-    case ACTOR_EXIT_NOMEM: snprintf(buf, len, "out of memory"); break;
+    case ACTOR_EXIT_FUEL:
+        snprintf(buf, len, "fuel exhausted");
+        break;
+    case ACTOR_EXIT_KILLED:
+        snprintf(buf, len, "killed");
+        break;
+    case ACTOR_EXIT_LINKED:
+        snprintf(buf, len, "linked actor failed");
+        break;
+    case ACTOR_EXIT_NOMEM:
+        snprintf(buf, len, "out of memory");
+        break;
     }
     return buf;
 }
@@ -281,8 +293,8 @@ void actor__embedder_reply(actor_runtime *rt, shoal_msg *m)
         if (m->len)
             pc->cb(pc->ctx, SHOAL_OK, m->payload, m->len);
         else /* from the runtime's timer, or from a callee that exited */
-            pc->cb(pc->ctx, m->sender ? SHOAL_EEXITED : SHOAL_ETIMEDOUT,
-                   NULL, 0);
+            pc->cb(pc->ctx, m->sender ? SHOAL_EEXITED : SHOAL_ETIMEDOUT, NULL,
+                   0);
         free(pc);
     }
     msg_free(m);
@@ -464,6 +476,8 @@ void actor__finish(actor *a, const actor_exit *why_in)
         return;
     }
     why.will_restart = !a->kill_requested && should_restart(a, &why);
+    a->last_exit = why;
+    a->has_exited = true;
     if (why.will_restart) {
         /* Its id and mailbox stay: messages wait for the next start. */
         a->restarting = true;
@@ -521,8 +535,8 @@ void actor__finish(actor *a, const actor_exit *why_in)
         notify_link(rt, a, links[i], &why, reason);
     free(links);
     for (uint32_t i = 0; i < nmonitors; i++) {
-        shoal_msg *n = msg_new_notice(MSG_DOWN, a->id, monitors[i].ref,
-                                      reason, why.code);
+        shoal_msg *n =
+            msg_new_notice(MSG_DOWN, a->id, monitors[i].ref, reason, why.code);
         if (n) {
             n->sender = a->id;
             actor__deliver(rt, monitors[i].watcher, n);
@@ -538,17 +552,17 @@ void actor__finish(actor *a, const actor_exit *why_in)
     a->inst = NULL;
     msg_free(a->current);
     a->current = NULL;
-    a->in_call = false;
+    actor__call_ended(a);
 
     if (rt->cfg.on_exit)
         rt->cfg.on_exit(rt->cfg.ctx, a->id, &why);
     if (why.will_restart) {
-        uint64_t delay = (uint64_t)a->backoff_initial_ms << (a->restarts < 20
-                                                                 ? a->restarts
-                                                                 : 20);
+        uint64_t delay = (uint64_t)a->backoff_initial_ms
+                         << (a->restarts < 20 ? a->restarts : 20);
         if (delay > a->backoff_max_ms)
             delay = a->backoff_max_ms;
         a->restarts++;
+        atomic_fetch_add(&a->total_restarts, 1);
         sched__timer_restart(rt, (int64_t)delay, a->id);
         return;
     }
@@ -655,8 +669,8 @@ static shoal_err instantiate(actor *a, shoal_errinfo *ei)
     }
     err = abi__link(rt, mod->m, imports, ei);
     if (err == SHOAL_OK)
-        err = wasm_instantiate(a->store, mod->m, imports, nimports, &a->inst,
-                               ei);
+        err =
+            wasm_instantiate(a->store, mod->m, imports, nimports, &a->inst, ei);
     free(imports);
     if (err != SHOAL_OK)
         goto fail;
@@ -692,7 +706,8 @@ static shoal_err instantiate(actor *a, shoal_errinfo *ei)
     }
     wasm_exec_set_userdata(a->x, a);
     a->phase = PHASE_START;
-    a->in_call = false;
+    atomic_store(&a->started, false);
+    actor__call_ended(a);
     a->budget = 0;
     return SHOAL_OK;
 fail:
@@ -724,12 +739,11 @@ shoal_err actor__spawn_internal(actor_runtime *rt, module_entry *mod,
     pthread_mutex_init(&a->lock, NULL);
     pthread_cond_init(&a->exited_cond, NULL);
     const actor_limits *want = opts ? &opts->limits : NULL;
-    a->limits.max_memory_pages =
-        pick(want ? want->max_memory_pages : 0,
-             rt->cfg.defaults.max_memory_pages);
-    a->limits.fuel_per_message =
-        want && want->fuel_per_message ? want->fuel_per_message
-                                       : rt->cfg.defaults.fuel_per_message;
+    a->limits.max_memory_pages = pick(want ? want->max_memory_pages : 0,
+                                      rt->cfg.defaults.max_memory_pages);
+    a->limits.fuel_per_message = want && want->fuel_per_message
+                                     ? want->fuel_per_message
+                                     : rt->cfg.defaults.fuel_per_message;
     a->limits.mailbox_cap =
         pick(want ? want->mailbox_cap : 0, rt->cfg.defaults.mailbox_cap);
     a->mb_cap = a->limits.mailbox_cap;
@@ -755,8 +769,8 @@ shoal_err actor__spawn_internal(actor_runtime *rt, module_entry *mod,
             a->init_copy = msg_new(MSG_INIT, 0, 0, init, init_len);
         if (a->init_msg == NULL ||
             (a->restart != ACTOR_RESTART_NEVER && a->init_copy == NULL)) {
-            err = shoal_errinfo_set(ei, SHOAL_ENOMEM, SIZE_MAX,
-                                    "out of memory");
+            err =
+                shoal_errinfo_set(ei, SHOAL_ENOMEM, SIZE_MAX, "out of memory");
             goto fail_free_actor;
         }
     }
@@ -903,7 +917,8 @@ shoal_err actor_runtime_new(const actor_config *cfg, actor_runtime **out)
         pick(cfg->defaults.mailbox_cap, DEFAULT_MAILBOX);
     rt->cfg.max_actors = pick(cfg->max_actors, DEFAULT_MAX_ACTORS);
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    rt->nworkers = cfg->workers ? cfg->workers : (unsigned)(ncpu > 0 ? ncpu : 1);
+    rt->nworkers =
+        cfg->workers ? cfg->workers : (unsigned)(ncpu > 0 ? ncpu : 1);
     atomic_init(&rt->live, 0);
     atomic_init(&rt->next_corr, 1);
     atomic_init(&rt->next_ref, 1);
@@ -920,8 +935,8 @@ shoal_err actor_runtime_new(const actor_config *cfg, actor_runtime **out)
     rt->memories = arena_new(NULL);
     if (rt->memories)
         rt->memory_provider = arena_provider(rt->memories);
-    shoal_err err = rt->host_store && rt->memories ? abi__make_host(rt)
-                                                   : SHOAL_ENOMEM;
+    shoal_err err =
+        rt->host_store && rt->memories ? abi__make_host(rt) : SHOAL_ENOMEM;
     if (err == SHOAL_OK)
         err = sched__start(rt);
     if (err != SHOAL_OK) {
@@ -987,4 +1002,37 @@ void actor_runtime_delete(actor_runtime *rt)
     free(rt->recent);
     pthread_rwlock_destroy(&rt->table_lock);
     free(rt);
+}
+
+shoal_err actor_info_get(actor_runtime *rt, actor_id id, actor_info *out)
+{
+    actor *a = actor__lookup(rt, id);
+    if (a == NULL)
+        return SHOAL_ENOTFOUND;
+    memset(out, 0, sizeof *out);
+    pthread_mutex_lock(&a->lock);
+    out->restarting = a->restarting;
+    out->mailbox = a->mb_count;
+    out->has_exited = a->has_exited;
+    out->last_exit = a->last_exit;
+    bool dead = a->dead;
+    pthread_mutex_unlock(&a->lock);
+    out->started = atomic_load(&a->started) && !out->restarting;
+    out->restarts = atomic_load(&a->total_restarts);
+    out->fuel_used = atomic_load_explicit(&a->fuel_total, memory_order_relaxed);
+    actor__unref(a);
+    return dead ? SHOAL_ENOTFOUND : SHOAL_OK;
+}
+
+shoal_err actor_runtime_drain(actor_runtime *rt, int64_t timeout_ms)
+{
+    atomic_store(&rt->draining, true);
+    uint64_t deadline = sched__now_ns() + (uint64_t)timeout_ms * 1000000u;
+    while (atomic_load(&rt->handling) > 0) {
+        if (timeout_ms >= 0 && sched__now_ns() >= deadline)
+            return SHOAL_ETIMEDOUT;
+        struct timespec ts = {.tv_sec = 0, .tv_nsec = 1000000};
+        nanosleep(&ts, NULL);
+    }
+    return SHOAL_OK;
 }

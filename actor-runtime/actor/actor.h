@@ -81,15 +81,14 @@ typedef struct actor_exit {
 const char *actor_exit_reason(const actor_exit *e, char *buf, size_t len);
 
 typedef struct actor_config {
-    uint16_t node_id;          /* below 0x8000: ids are positive i64s */
-    unsigned workers;          /* worker threads; 0: one per core */
-    int64_t fuel_slice;        /* fuel per scheduling slice (10000) */
-    actor_limits defaults;     /* zero fields: 16 MiB, 100,000,000, 1024 */
-    uint32_t max_actors;       /* 0: 4,000,000 */
+    uint16_t node_id;      /* below 0x8000: ids are positive i64s */
+    unsigned workers;      /* worker threads; 0: one per core */
+    int64_t fuel_slice;    /* fuel per scheduling slice (10000) */
+    actor_limits defaults; /* zero fields: 16 MiB, 100,000,000, 1024 */
+    uint32_t max_actors;   /* 0: 4,000,000 */
     /* A log line of an actor (level 0-3); msg is not NUL-terminated and
      * valid only during the call. Called on worker threads. NULL: stderr. */
-    void (*log)(void *ctx, actor_id id, int level, const char *msg,
-                size_t len);
+    void (*log)(void *ctx, actor_id id, int level, const char *msg, size_t len);
     /* An actor exited (after links and monitors were told); why says
      * whether it will restart. Called on a worker, the timer thread or the
      * caller of actor_kill. May be NULL. */
@@ -146,5 +145,25 @@ size_t actor_count(actor_runtime *rt);
  * SHOAL_ENOTFOUND. SHOAL_ETIMEDOUT after timeout_ms (< 0: forever). */
 shoal_err actor_wait(actor_runtime *rt, actor_id id, int64_t timeout_ms,
                      actor_exit *why);
+
+/* What an actor is doing, for operators. */
+typedef struct actor_info {
+    bool started;       /* initialised and handling messages (or in main) */
+    bool restarting;    /* between an exit and its restart */
+    uint32_t mailbox;   /* messages waiting */
+    uint32_t restarts;  /* restarts since spawn */
+    uint64_t fuel_used; /* since spawn, across restarts */
+    bool has_exited;    /* it exited at least once (then restarted) */
+    actor_exit last_exit;
+} actor_info;
+
+/* Fills *out for a live (or restarting) actor. SHOAL_ENOTFOUND if gone. */
+shoal_err actor_info_get(actor_runtime *rt, actor_id id, actor_info *out);
+
+/* Stops starting handler calls (messages wait in their mailboxes) and waits
+ * until those under way return, for at most timeout_ms (< 0: no bound).
+ * Long-running actors (shoal_main) are not waited for. For shutting down;
+ * there is no undo. SHOAL_ETIMEDOUT if calls were still running. */
+shoal_err actor_runtime_drain(actor_runtime *rt, int64_t timeout_ms);
 
 #endif

@@ -77,15 +77,17 @@ struct actor {
     shoal_msg *reply; /* the awaited reply, when it arrived */
 
     enum wait_kind wait;
-    uint64_t wait_corr;  /* WAIT_CALL */
-    uint64_t wait_seq;   /* increments per wait; stale timers see a change */
-    bool timed_out;      /* the wait's timer fired */
+    uint64_t wait_corr; /* WAIT_CALL */
+    uint64_t wait_seq;  /* increments per wait; stale timers see a change */
+    bool timed_out;     /* the wait's timer fired */
     atomic_bool kill_requested; /* actor_kill or a failed link; read
                                  * without the lock by the running worker */
     actor_exit kill_reason;
     bool dead;     /* exiting or exited: no more messages */
     bool finished; /* exit complete: links and monitors told */
     actor_exit exit_reason;
+    actor_exit last_exit; /* for actor_info, valid when has_exited */
+    bool has_exited;
 
     actor_id *links;
     uint32_t nlinks, caplinks;
@@ -108,14 +110,14 @@ struct actor {
     wasm_func *initialize; /* _initialize of a WASI reactor */
     enum actor_phase phase;
     enum actor_calling calling; /* what the call under way is */
-    bool in_call; /* a Wasm call is under way (x holds state) */
-    shoal_msg *current; /* the current message */
+    bool in_call;               /* a Wasm call is under way (x holds state) */
+    shoal_msg *current;         /* the current message */
     /* The most recent request received, until answered: reply answers it
      * even after later receives and calls replaced the current message. */
     bool req_open;
     actor_id req_sender;
     uint64_t req_corr;
-    int64_t budget;     /* fuel left for this message */
+    int64_t budget; /* fuel left for this message */
     shoal_msg *init_msg;
     shoal_msg *init_copy; /* for restarts */
 
@@ -123,11 +125,15 @@ struct actor {
     actor_restart restart;
     uint32_t backoff_initial_ms, backoff_max_ms;
     uint32_t max_restarts, restart_window_ms;
-    uint32_t restarts;       /* in the current window */
-    uint64_t window_start;   /* ns */
-    bool restarting;         /* between an exit and its restart */
-    bool rebuilding;         /* the restart is making the Wasm state */
-    char *logbuf; /* a partial stdout/stderr line */
+    uint32_t restarts;     /* in the current window */
+    uint64_t window_start; /* ns */
+    bool restarting;       /* between an exit and its restart */
+    bool rebuilding;       /* the restart is making the Wasm state */
+    /* For actor_info, read without the lock. */
+    atomic_bool started;             /* phase READY since the last (re)start */
+    atomic_uint total_restarts;      /* since spawn */
+    atomic_uint_fast64_t fuel_total; /* fuel used since spawn */
+    char *logbuf;                    /* a partial stdout/stderr line */
     uint32_t loglen;
 };
 
@@ -161,7 +167,9 @@ struct actor_runtime {
     pthread_cond_t sched_cond;
     actor *global_head, *global_tail;
     atomic_uint global_len; /* lets workers skip an empty global queue */
-    atomic_uint sleeping; /* workers waiting on sched_cond */
+    atomic_uint sleeping;   /* workers waiting on sched_cond */
+    atomic_bool draining;   /* actor_runtime_drain: no new handler calls */
+    atomic_long handling;   /* handler calls under way */
     bool stopping;
 
     /* Timers: a binary heap ordered by deadline, run by a timer thread. */
@@ -183,6 +191,14 @@ struct actor_runtime {
     atomic_uint_fast64_t next_corr;
     atomic_uint_fast64_t next_ref;
 };
+
+/* The Wasm call under way in a is over (or abandoned). */
+static inline void actor__call_ended(actor *a)
+{
+    if (a->in_call && a->calling == CALLING_HANDLE)
+        atomic_fetch_sub(&a->rt->handling, 1);
+    a->in_call = false;
+}
 
 /* actor.c: the mailbox queue (a->lock held). */
 shoal_msg *actor__mb_pop(actor *a);
@@ -219,8 +235,7 @@ void sched__free(actor_runtime *rt);
 void sched__wake_locked(actor *a);
 /* Timers: after ms, wake actor id if its wait_seq is still seq; or time
  * out the embedder call corr (id 0). */
-void sched__timer_add(actor_runtime *rt, int64_t ms, actor_id id,
-                      uint64_t seq);
+void sched__timer_add(actor_runtime *rt, int64_t ms, actor_id id, uint64_t seq);
 /* After ms, restart actor id (actor__restart). */
 void sched__timer_restart(actor_runtime *rt, int64_t ms, actor_id id);
 uint64_t sched__now_ns(void);

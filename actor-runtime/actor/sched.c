@@ -97,6 +97,9 @@ static bool has_work(const actor *a)
         return false; /* no Wasm state until the restart timer fires */
     if (a->kill_requested || a->phase != PHASE_READY)
         return true;
+    if (!a->in_call &&
+        atomic_load_explicit(&a->rt->draining, memory_order_relaxed))
+        return false; /* draining: no new handler calls */
     if (a->in_call) {
         switch (a->wait) {
         case WAIT_NONE:
@@ -262,10 +265,13 @@ static bool start_next_call(actor *a)
         /* fall through */
     case PHASE_MAIN:
         a->phase = PHASE_READY;
+        atomic_store(&a->started, true);
         if (a->main)
             return begin(a, a->main, CALLING_MAIN, NULL, 0);
         /* fall through */
     case PHASE_READY:
+        if (atomic_load_explicit(&a->rt->draining, memory_order_relaxed))
+            return false;
         return a->handle ? begin_handle(a) : false;
     }
     return false;
@@ -315,6 +321,8 @@ static bool run_slice(worker *w, actor *a)
             if (!start_next_call(a))
                 return true;
             a->in_call = true;
+            if (a->calling == CALLING_HANDLE)
+                atomic_fetch_add(&rt->handling, 1);
         }
         int64_t fuel = slice < a->budget ? slice : a->budget;
         if (fuel < 1)
@@ -325,9 +333,11 @@ static bool run_slice(worker *w, actor *a)
         int64_t used = (int64_t)(wasm_exec_fuel_used(a->x) - before);
         slice -= used;
         a->budget -= used;
+        atomic_fetch_add_explicit(&a->fuel_total, (uint64_t)used,
+                                  memory_order_relaxed);
         switch (st) {
         case WASM_DONE:
-            a->in_call = false;
+            actor__call_ended(a);
             if (!call_done(a))
                 return false;
             break;
@@ -342,7 +352,7 @@ static bool run_slice(worker *w, actor *a)
                 return true;
             break; /* the loop completes the wait if it can */
         case WASM_TRAPPED: {
-            a->in_call = false;
+            actor__call_ended(a);
             wasm_trap t = wasm_exec_trap(a->x);
             if (t == WASM_TRAP_EXIT) {
                 int32_t code = wasm_exec_exit_code(a->x);
@@ -456,17 +466,18 @@ static void timer_push(actor_runtime *rt, timer_entry e);
 
 void sched__timer_restart(actor_runtime *rt, int64_t ms, actor_id id)
 {
-    timer_push(rt, (timer_entry){.deadline = sched__now_ns() +
-                                             (uint64_t)ms * 1000000u,
-                                 .id = id, .restart = true});
+    timer_push(
+        rt, (timer_entry){.deadline = sched__now_ns() + (uint64_t)ms * 1000000u,
+                          .id = id,
+                          .restart = true});
 }
 
-void sched__timer_add(actor_runtime *rt, int64_t ms, actor_id id,
-                      uint64_t seq)
+void sched__timer_add(actor_runtime *rt, int64_t ms, actor_id id, uint64_t seq)
 {
-    timer_push(rt, (timer_entry){.deadline = sched__now_ns() +
-                                             (uint64_t)ms * 1000000u,
-                                 .id = id, .seq = seq});
+    timer_push(
+        rt, (timer_entry){.deadline = sched__now_ns() + (uint64_t)ms * 1000000u,
+                          .id = id,
+                          .seq = seq});
 }
 
 static void timer_fire(actor_runtime *rt, const timer_entry *e);

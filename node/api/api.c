@@ -106,8 +106,8 @@ bool api_get_bool(const msgpack_object *map, const char *key, bool *v)
     return true;
 }
 
-bool api_get_bin(const msgpack_object *map, const char *key,
-                 const uint8_t **p, size_t *len)
+bool api_get_bin(const msgpack_object *map, const char *key, const uint8_t **p,
+                 size_t *len)
 {
     const msgpack_object *o = api_get(map, key);
     if (!o || o->type != MSGPACK_OBJECT_BIN)
@@ -233,8 +233,7 @@ shoal_err api_reply_status(const msgpack_object *reply, shoal_errinfo *ei)
     if (err == SHOAL_ERR_COUNT || err == SHOAL_OK)
         err = SHOAL_EINVAL;
     if (mlen == 0)
-        return shoal_errinfo_set(ei, err, SIZE_MAX, "%s",
-                                 shoal_strerror(err));
+        return shoal_errinfo_set(ei, err, SIZE_MAX, "%s", shoal_strerror(err));
     return shoal_errinfo_set(ei, err, SIZE_MAX, "%.*s", (int)mlen, msg);
 }
 

@@ -44,8 +44,8 @@ bool api_get_str(const msgpack_object *map, const char *key, const char **s,
                  size_t *len);
 bool api_get_int(const msgpack_object *map, const char *key, int64_t *v);
 bool api_get_bool(const msgpack_object *map, const char *key, bool *v);
-bool api_get_bin(const msgpack_object *map, const char *key,
-                 const uint8_t **p, size_t *len);
+bool api_get_bin(const msgpack_object *map, const char *key, const uint8_t **p,
+                 size_t *len);
 /* Whether o is the string s. */
 bool api_str_eq(const msgpack_object *o, const char *s);
 /* A NUL-terminated heap copy of the string o (the caller frees it), or

@@ -145,8 +145,7 @@ static void reply_init(reply *r)
     pthread_cond_init(&r->cond, NULL);
 }
 
-static void on_reply(void *ctx, shoal_err err, const uint8_t *data,
-                     size_t len)
+static void on_reply(void *ctx, shoal_err err, const uint8_t *data, size_t len)
 {
     reply *r = ctx;
     pthread_mutex_lock(&r->lock);
@@ -184,16 +183,15 @@ static void send_str(actor_runtime *rt, actor_id to, const char *s)
 }
 
 /* Calls `to` with a msgpack string and waits for the outcome in *r. */
-static void call_str(actor_runtime *rt, actor_id to, const char *req,
-                     reply *r)
+static void call_str(actor_runtime *rt, actor_id to, const char *req, reply *r)
 {
     mp m;
     mp_init(&m);
     mp_str(&m, req);
     reply_init(r);
-    assert_int_equal(actor_call(rt, to, (uint8_t *)m.sb.data, m.sb.size, 5000,
-                                on_reply, r),
-                     SHOAL_OK);
+    assert_int_equal(
+        actor_call(rt, to, (uint8_t *)m.sb.data, m.sb.size, 5000, on_reply, r),
+        SHOAL_OK);
     msgpack_sbuffer_destroy(&m.sb);
     reply_wait(r);
 }
@@ -235,8 +233,9 @@ static actor_id spawn(actor_runtime *rt, const char *module, const mp *init,
 {
     actor_id id = 0;
     shoal_errinfo ei = {0};
-    shoal_err err = actor_spawn(rt, module, init ? (uint8_t *)init->sb.data : NULL,
-                                init ? init->sb.size : 0, opts, &id, &ei);
+    shoal_err err =
+        actor_spawn(rt, module, init ? (uint8_t *)init->sb.data : NULL,
+                    init ? init->sb.size : 0, opts, &id, &ei);
     if (err)
         fprintf(stderr, "spawn %s: %s\n", module, ei.msg);
     assert_int_equal(err, SHOAL_OK);
@@ -301,8 +300,8 @@ static void test_mailbox_bound(void **state)
 {
     actor_runtime *rt = runtime(1, NULL);
     /* A spinner never receives: its mailbox only fills. */
-    actor_spawn_opts opts = {.limits = {.mailbox_cap = 4,
-                                        .fuel_per_message = UINT64_MAX}};
+    actor_spawn_opts opts = {
+        .limits = {.mailbox_cap = 4, .fuel_per_message = UINT64_MAX}};
     actor_id spin = spawn(rt, "spinner", NULL, &opts);
     uint8_t one = 0x01;
     for (int i = 0; i < 4; i++)
@@ -424,11 +423,44 @@ static void test_restart_on_failure(void **state)
         assert_int_equal(exits_of(&ev), i);
         assert_true(actor_alive(rt, t));
         call_expect_str(rt, t, "again", "ok");
+        /* actor_info tells the restarts, the last reason and the fuel. */
+        actor_info info;
+        assert_int_equal(actor_info_get(rt, t, &info), SHOAL_OK);
+        assert_true(info.started);
+        assert_false(info.restarting);
+        assert_int_equal(info.restarts, i);
+        assert_true(info.has_exited);
+        assert_int_equal(info.last_exit.kind, ACTOR_EXIT_TRAP);
+        assert_true(info.fuel_used > 0);
     }
     /* The third crash within the window is final. */
     send_str(rt, t, "boom");
     wait_exit(rt, t, ACTOR_EXIT_TRAP, "trap: integer divide by zero");
     assert_false(actor_alive(rt, t));
+    actor_runtime_delete(rt);
+}
+
+/* Draining: handler calls under way finish, new ones do not start, and
+ * the messages wait in the mailbox. */
+static void test_drain(void **state)
+{
+    events ev;
+    actor_runtime *rt = runtime(2, &ev);
+    actor_id e = spawn(rt, "echo", NULL, NULL);
+    call_expect_str(rt, e, "before", "before");
+    actor_info info;
+    assert_int_equal(actor_info_get(rt, e, &info), SHOAL_OK);
+    assert_true(info.started);
+    assert_int_equal(info.mailbox, 0);
+    assert_int_equal(info.restarts, 0);
+    assert_false(info.has_exited);
+    assert_int_equal(actor_runtime_drain(rt, 5000), SHOAL_OK);
+    for (int i = 0; i < 3; i++)
+        send_str(rt, e, "after");
+    usleep(20000);
+    assert_int_equal(actor_info_get(rt, e, &info), SHOAL_OK);
+    assert_int_equal(info.mailbox, 3);
+    assert_int_equal(actor_info_get(rt, 12345, &info), SHOAL_ENOTFOUND);
     actor_runtime_delete(rt);
 }
 
@@ -494,6 +526,7 @@ int main(void)
         cmocka_unit_test(test_links),
         cmocka_unit_test(test_restart_on_failure),
         cmocka_unit_test(test_restart_always_and_kill),
+        cmocka_unit_test(test_drain),
         cmocka_unit_test(test_many_actors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
