@@ -14,6 +14,14 @@
 
 #include "shoal_err.h"
 
+/* Limits of docs/manifest.md. */
+#define MANIFEST_MAX_SIZE (1u << 20)       /* bytes of YAML */
+#define MANIFEST_MAX_DEPTH 64              /* nesting of an init or config value */
+#define MANIFEST_MAX_REPLICAS 10000u
+#define MANIFEST_MEMORY_UNIT (64u << 10)   /* memory is rounded up to this */
+#define MANIFEST_MAX_MEMORY (4ull << 30)
+#define MANIFEST_MAX_MAILBOX 1000000u
+
 typedef enum manifest_restart {
     MANIFEST_RESTART_ALWAYS = 0, /* the default */
     MANIFEST_RESTART_ON_FAILURE,
@@ -34,7 +42,9 @@ typedef struct manifest_link {
 
 typedef struct manifest_actor {
     char *name;         /* [a-z0-9]([a-z0-9-]*[a-z0-9])?, at most 63 */
-    char *module;       /* the path as written (relative to the manifest) */
+    char *module;       /* the path as written (relative to the manifest);
+                         * "" in an app from manifest_decode when the hash
+                         * was filled (see manifest_encode) */
     char module_hash[65]; /* sha256 hex; empty until someone fills it */
     uint32_t replicas;  /* default 1; 0 is allowed (scaled to nothing) */
     uint64_t memory;    /* bytes, a multiple of 64 KiB; 0: node default */
@@ -66,15 +76,21 @@ shoal_err manifest_parse(const char *text, size_t len, const char *file,
 void manifest_free(manifest_app *app);
 
 /* The canonical encoding of an app (msgpack; modules by hash, not path):
- * two apps that mean the same encode to the same bytes. On SHOAL_OK the
- * caller frees *out with free(). */
+ * two apps that mean the same encode to the same bytes. An actor's module is
+ * its module_hash; only while that is empty does the path stand for it, so
+ * renaming a module file changes nothing once hashes are filled. Lines are
+ * not encoded. On SHOAL_OK the caller frees *out with free(). Errors:
+ * SHOAL_EINVAL (a NULL argument), SHOAL_ENOMEM. */
 shoal_err manifest_encode(const manifest_app *app, uint8_t **out, size_t *len);
-/* Reads what manifest_encode wrote. Errors: SHOAL_EMALFORMED, SHOAL_ENOMEM. */
+/* Reads what manifest_encode wrote, checking everything manifest_parse
+ * checks; lines are 0. On SHOAL_OK the caller owns *out (manifest_free).
+ * Errors: SHOAL_EMALFORMED (ei: byte offset and reason), SHOAL_ENOMEM. */
 shoal_err manifest_decode(const uint8_t *bytes, size_t len, manifest_app **out,
                           shoal_errinfo *ei);
 
 /* Whether two actors run the same way: everything but replicas and line
- * is equal (module by hash). A change here means a rolling update. */
+ * is equal (module by hash, or by path while both hashes are empty; labels
+ * and links in order). A change here means a rolling update. */
 bool manifest_actor_same_template(const manifest_actor *a,
                                   const manifest_actor *b);
 
