@@ -7,7 +7,8 @@
  * sent back; other casts are ignored.
  *
  * The init message may be an integer, the starting count (default 0), or
- * nil, or absent; anything else makes the actor exit with code 2.
+ * nil, or absent; anything else makes the actor exit with code 2. It logs
+ * one line when it starts.
  */
 #include "shoal.h"
 
@@ -20,10 +21,11 @@ static int on_init(shoal_message *m)
 {
     shoal_mp_reader r;
     shoal_mpr_init(&r, m->data, m->len);
-    if (m->len == 0 || shoal_mpr_nil(&r) == 0)
+    if (m->len == 0 || shoal_mpr_nil(&r) == 0 ||
+        (shoal_mpr_int(&r, &count) == 0 && shoal_mpr_done(&r))) {
+        shoal_log(SHOAL_LOG_INFO, "counter: ready");
         return 0;
-    if (shoal_mpr_int(&r, &count) == 0 && shoal_mpr_done(&r))
-        return 0;
+    }
     shoal_log(SHOAL_LOG_ERROR, "counter: the init message must be an integer");
     return EXIT_BAD_INIT;
 }

@@ -1,0 +1,169 @@
+/* shoald's insides, shared by the files of node/: node.c (life cycle, the
+ * loop, events from other threads) -> control.c (the NNG control server)
+ * -> ops.c (one handler per operation) -> apps.c (desired state and the
+ * reconciler) -> logbook.c (structured node logs, per-actor log rings).
+ *
+ * Threads: everything here runs on the node's libuv loop thread, except
+ * where a comment says otherwise. Other threads (NNG's, the runtime's
+ * workers) only post events with node__post. */
+#ifndef SHOAL_NODE_H
+#define SHOAL_NODE_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <msgpack.h>
+#include <uv.h>
+
+#include "actor.h"
+#include "manifest.h"
+#include "shoal_api.h"
+#include "store.h"
+
+#define SHOAL_VERSION "0.1.0"
+
+typedef struct node node;
+typedef struct logbook logbook;
+typedef struct log_ring log_ring;
+typedef struct control control;
+typedef struct control_req control_req;
+typedef struct node_app node_app;
+
+typedef struct node_options {
+    const char *data_dir;
+    const char **listen; /* NNG URLs */
+    unsigned nlisten;
+    unsigned workers;    /* 0: one per core */
+    int64_t fuel_slice;  /* 0: the runtime's default */
+    int64_t shutdown_ms; /* bound on draining handlers at shutdown */
+    int log_level;       /* LOG_ERROR..LOG_DEBUG */
+} node_options;
+
+enum { LOG_ERROR = 0, LOG_WARN, LOG_INFO, LOG_DEBUG };
+
+/* ---- node.c ---- */
+
+/* An event from another thread, run on the loop thread. */
+typedef struct node_event {
+    void (*run)(node *n, struct node_event *ev); /* frees ev */
+    struct node_event *next;
+} node_event;
+
+struct node {
+    node_options opt;
+    uv_loop_t loop;
+    uv_async_t wake;
+    uv_signal_t sigterm, sigint;
+    uv_timer_t tick; /* the reconciler's clock */
+    node_store *store;
+    actor_runtime *rt;
+    control *ctl;
+    logbook *logs;
+    node_app *apps;        /* a list */
+    char **loaded_modules; /* hashes added to the runtime */
+    size_t nloaded, caploaded;
+    bool stopping;
+    int exit_code;
+
+    pthread_mutex_t events_lock;
+    node_event *events_head, *events_tail;
+};
+
+/* Runs a node until SIGTERM or SIGINT; returns the process exit code. */
+int node_run(const node_options *opt);
+/* Posts ev to the loop thread (any thread). */
+void node__post(node *n, node_event *ev);
+int64_t node__now_ms(void);
+
+/* ---- logbook.c ---- */
+
+/* A structured line on stderr: time, level, component, actor (may be
+ * NULL), message. Any thread. */
+void node_log(node *n, int level, const char *component, const char *actor,
+              const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+shoal_err logbook_new(logbook **out);
+void logbook_delete(logbook *lb);
+/* A ring of lines for one app/actor (all its replicas). */
+log_ring *logbook_ring(logbook *lb, const char *app, const char *actor);
+void logbook_drop_ring(logbook *lb, const char *app, const char *actor);
+/* Routes the logs of actor id to ring, as replica number replica. */
+void logbook_attach(logbook *lb, actor_id id, log_ring *ring, uint32_t replica,
+                    const char *label);
+void logbook_detach(logbook *lb, actor_id id);
+/* The runtime's log callback (worker threads). */
+void logbook_actor_log(void *node_ctx, actor_id id, int level, const char *msg,
+                       size_t len);
+/* Packs the lines of ring after seq `after` (at most tail of the latest)
+ * as the `logs` reply fields "lines" and "next". */
+void logbook_pack(logbook *lb, log_ring *ring, uint64_t after, uint32_t tail,
+                  msgpack_packer *pk);
+
+/* ---- control.c ---- */
+
+shoal_err control_start(node *n, shoal_errinfo *ei);
+/* Stops taking requests; requests under way are answered ESTATE. */
+void control_stop(node *n);
+/* Frees the server after control_stop (loop thread, after the runtime is
+ * gone so that no reply is still on its way). */
+void control_free(node *n);
+/* Answers req with bytes (taken: free()d here) and frees req's state. */
+void control_reply(control_req *req, uint8_t *bytes, size_t len);
+void control_reply_error(control_req *req, shoal_err err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* ---- ops.c ---- */
+
+/* Handles one decoded request; replies now or later (call). */
+void ops_handle(node *n, control_req *req, const msgpack_object *msg);
+
+/* ---- apps.c ---- */
+
+shoal_err apps_recover(node *n, shoal_errinfo *ei);
+void apps_free(node *n);
+/* The runtime's on_exit callback (any thread). */
+void apps_on_exit(void *node_ctx, actor_id id, const actor_exit *why);
+/* Runs the reconciler over every application. */
+void apps_reconcile(node *n);
+/* Compiles a module into the runtime under its hash (once). */
+shoal_err apps_add_module(node *n, const char *hash, const uint8_t *bytes,
+                          size_t len, shoal_errinfo *ei);
+/* Makes sure the module with hash is compiled into the runtime. */
+shoal_err apps_load_module(node *n, const char *hash, shoal_errinfo *ei);
+
+typedef struct apply_result {
+    char app[64];
+    int64_t version;
+    bool changed;
+    char (*names)[64];
+    const char **actions;
+    size_t n;
+} apply_result;
+
+/* Applies a parsed manifest whose module hashes are filled. Takes spec.
+ * On SHOAL_OK *res is filled (free with apply_result_free). */
+shoal_err apps_apply(node *n, manifest_app *spec, const char *text,
+                     const char *file, apply_result *res, shoal_errinfo *ei);
+void apply_result_free(apply_result *res);
+shoal_err apps_scale(node *n, const char *app, const char *actor,
+                     uint32_t replicas, int64_t *version, shoal_errinfo *ei);
+shoal_err apps_delete(node *n, const char *app, shoal_errinfo *ei);
+
+/* Replies for app.list, app.get, actor.list, actor.get. apps_pack_app
+ * packs APPS_APP_FIELDS key-value pairs (after checking the app exists);
+ * apps_pack_actor one map; the others one key-value pair. */
+#define APPS_APP_FIELDS 9
+void apps_pack_list(node *n, msgpack_packer *pk);
+shoal_err apps_pack_app(node *n, const char *app, msgpack_packer *pk);
+void apps_pack_actors(node *n, const char *app_or_null, msgpack_packer *pk);
+shoal_err apps_pack_actor(node *n, const char *app, const char *actor,
+                          msgpack_packer *pk);
+size_t apps_count_replicas(node *n);
+/* The log ring of app/actor, or NULL. */
+log_ring *apps_ring(node *n, const char *app, const char *actor);
+/* A running replica of app/actor, round robin. SHOAL_ENOTFOUND. */
+shoal_err apps_pick(node *n, const char *app, const char *actor, actor_id *id,
+                    uint32_t *replica, shoal_errinfo *ei);
+
+#endif

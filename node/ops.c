@@ -1,0 +1,522 @@
+/* The control API's operations (docs/control-api.md), one handler each. A
+ * handler reads its arguments, does the work through apps.c and the store,
+ * and answers with control_reply, now or (call) when the actor replies. */
+#include "node.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef void (*op_fn)(node *n, control_req *req, const msgpack_object *msg);
+
+/* Copies string argument key into buf (len bytes with the NUL). */
+static bool arg_str(control_req *req, const msgpack_object *msg,
+                    const char *key, char *buf, size_t len)
+{
+    const char *s;
+    size_t n;
+    if (!api_get_str(msg, key, &s, &n)) {
+        control_reply_error(req, SHOAL_EINVAL,
+                            "missing argument \"%s\" (a string)", key);
+        return false;
+    }
+    if (n >= len || memchr(s, 0, n)) {
+        control_reply_error(req, SHOAL_EINVAL,
+                            "argument \"%s\" is not a valid name", key);
+        return false;
+    }
+    memcpy(buf, s, n);
+    buf[n] = 0;
+    return true;
+}
+
+/* Sends what w holds as the reply. */
+static void reply_with(control_req *req, api_writer *w)
+{
+    size_t len;
+    uint8_t *bytes = api_writer_take(w, &len);
+    api_writer_free(w);
+    control_reply(req, bytes, len);
+}
+
+static void op_version(node *n, control_req *req, const msgpack_object *msg)
+{
+    api_writer w;
+    api_writer_init(&w);
+    api_pack_ok(&w.pk, 3);
+    api_pack_kv_str(&w.pk, "version", SHOAL_VERSION);
+    api_pack_kv_int(&w.pk, "api", SHOAL_API_VERSION);
+    api_pack_kv_str(&w.pk, "node", store_node_name(n->store));
+    reply_with(req, &w);
+}
+
+static bool is_hash(const char *s, size_t len)
+{
+    if (len != 64)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return false;
+    return true;
+}
+
+static void op_module_has(node *n, control_req *req, const msgpack_object *msg)
+{
+    const msgpack_object *hashes = api_get(msg, "hashes");
+    if (!hashes || hashes->type != MSGPACK_OBJECT_ARRAY) {
+        control_reply_error(req, SHOAL_EINVAL,
+                            "missing argument \"hashes\" (an array)");
+        return;
+    }
+    uint32_t count = hashes->via.array.size, missing = 0;
+    bool *lack = calloc(count ? count : 1, sizeof *lack);
+    if (lack == NULL) {
+        control_reply_error(req, SHOAL_ENOMEM, "out of memory");
+        return;
+    }
+    for (uint32_t i = 0; i < count; i++) {
+        const msgpack_object *h = &hashes->via.array.ptr[i];
+        char hash[65];
+        if (h->type != MSGPACK_OBJECT_STR ||
+            !is_hash(h->via.str.ptr, h->via.str.size)) {
+            free(lack);
+            control_reply_error(req, SHOAL_EINVAL,
+                                "hashes[%u] is not a sha256 in lower-case hex",
+                                i);
+            return;
+        }
+        memcpy(hash, h->via.str.ptr, 64);
+        hash[64] = 0;
+        lack[i] = !store_module_has(n->store, hash);
+        missing += lack[i];
+    }
+    api_writer w;
+    api_writer_init(&w);
+    api_pack_ok(&w.pk, 1);
+    api_pack_str(&w.pk, "missing");
+    msgpack_pack_array(&w.pk, missing);
+    for (uint32_t i = 0; i < count; i++)
+        if (lack[i])
+            api_pack_strn(&w.pk, hashes->via.array.ptr[i].via.str.ptr, 64);
+    free(lack);
+    reply_with(req, &w);
+}
+
+static void op_module_put(node *n, control_req *req, const msgpack_object *msg)
+{
+    const uint8_t *bytes;
+    size_t len;
+    if (!api_get_bin(msg, "bytes", &bytes, &len)) {
+        control_reply_error(req, SHOAL_EINVAL,
+                            "missing argument \"bytes\" (bin)");
+        return;
+    }
+    char hash[65];
+    api_sha256_hex(bytes, len, hash);
+    if (!store_module_has(n->store, hash)) {
+        /* Compiling checks it: an invalid module never enters the store. */
+        shoal_errinfo ei = {0};
+        shoal_err err = apps_add_module(n, hash, bytes, len, &ei);
+        if (err) {
+            control_reply_error(req, err, "invalid module: %s", ei.msg);
+            return;
+        }
+        err = store_module_put(n->store, hash, bytes, len);
+        if (err) {
+            control_reply_error(req, err, "storing the module: %s",
+                                shoal_strerror(err));
+            return;
+        }
+        node_log(n, LOG_INFO, "store", NULL, "module %.12s stored (%zu bytes)",
+                 hash, len);
+    }
+    api_writer w;
+    api_writer_init(&w);
+    api_pack_ok(&w.pk, 2);
+    api_pack_kv_str(&w.pk, "hash", hash);
+    api_pack_kv_int(&w.pk, "size", (int64_t)len);
+    reply_with(req, &w);
+}
+
+static void op_apply(node *n, control_req *req, const msgpack_object *msg)
+{
+    const char *text;
+    size_t text_len;
+    char file[256];
+    if (!api_get_str(msg, "manifest", &text, &text_len)) {
+        control_reply_error(req, SHOAL_EINVAL,
+                            "missing argument \"manifest\" (a string)");
+        return;
+    }
+    if (!arg_str(req, msg, "file", file, sizeof file))
+        return;
+    const msgpack_object *modules = api_get(msg, "modules");
+    if (!modules || modules->type != MSGPACK_OBJECT_MAP) {
+        control_reply_error(req, SHOAL_EINVAL,
+                            "missing argument \"modules\" (a map)");
+        return;
+    }
+    char *manifest = malloc(text_len + 1);
+    if (manifest == NULL) {
+        control_reply_error(req, SHOAL_ENOMEM, "out of memory");
+        return;
+    }
+    memcpy(manifest, text, text_len);
+    manifest[text_len] = 0;
+
+    manifest_app *spec = NULL;
+    shoal_errinfo ei = {0};
+    shoal_err err = manifest_parse(manifest, text_len, file, &spec, &ei);
+    if (err) {
+        control_reply_error(req, err, "%s", ei.msg);
+        goto done;
+    }
+    for (size_t i = 0; i < spec->nactors; i++) {
+        manifest_actor *a = &spec->actors[i];
+        const msgpack_object *h = api_get(modules, a->module);
+        if (!h || h->type != MSGPACK_OBJECT_STR ||
+            !is_hash(h->via.str.ptr, h->via.str.size)) {
+            control_reply_error(req, SHOAL_EINVAL,
+                                "%s: spec.actors[%zu].module: no sha256 given "
+                                "for %s in \"modules\"",
+                                file, i, a->module);
+            goto done;
+        }
+        memcpy(a->module_hash, h->via.str.ptr, 64);
+        a->module_hash[64] = 0;
+        if (!store_module_has(n->store, a->module_hash)) {
+            control_reply_error(req, SHOAL_ENOTFOUND,
+                                "%s: module %s (sha256 %.12s) is not on the "
+                                "node; upload it first (module.put)",
+                                file, a->module, a->module_hash);
+            goto done;
+        }
+        err = apps_load_module(n, a->module_hash, &ei);
+        if (err) {
+            control_reply_error(req, err, "%s: module %s: %s", file, a->module,
+                                ei.msg);
+            goto done;
+        }
+    }
+    apply_result res;
+    err = apps_apply(n, spec, manifest, file, &res, &ei);
+    spec = NULL; /* apps_apply took it */
+    if (err) {
+        control_reply_error(req, err, "%s", ei.msg);
+        goto done;
+    }
+    api_writer w;
+    api_writer_init(&w);
+    api_pack_ok(&w.pk, 4);
+    api_pack_kv_str(&w.pk, "app", res.app);
+    api_pack_kv_int(&w.pk, "version", res.version);
+    api_pack_kv_bool(&w.pk, "changed", res.changed);
+    api_pack_str(&w.pk, "actors");
+    msgpack_pack_array(&w.pk, (uint32_t)res.n);
+    for (size_t i = 0; i < res.n; i++) {
+        msgpack_pack_map(&w.pk, 2);
+        api_pack_kv_str(&w.pk, "name", res.names[i]);
+        api_pack_kv_str(&w.pk, "action", res.actions[i]);
+    }
+    apply_result_free(&res);
+    reply_with(req, &w);
+done:
+    manifest_free(spec);
+    free(manifest);
+}
+
+static void op_app_list(node *n, control_req *req, const msgpack_object *msg)
+{
+    api_writer w;
+    api_writer_init(&w);
+    api_pack_ok(&w.pk, 1);
+    apps_pack_list(n, &w.pk);
+    reply_with(req, &w);
+}
+
+static void op_app_get(node *n, control_req *req, const msgpack_object *msg)
+{
+    char name[64];
+    if (!arg_str(req, msg, "app", name, sizeof name))
+        return;
+    api_writer w;
+    api_writer_init(&w);
+    api_pack_ok(&w.pk, APPS_APP_FIELDS);
+    if (apps_pack_app(n, name, &w.pk) != SHOAL_OK) {
+        api_writer_free(&w);
+        control_reply_error(req, SHOAL_ENOTFOUND, "no application named \"%s\"",
+                            name);
+        return;
+    }
+    reply_with(req, &w);
+}
+
+static void op_app_delete(node *n, control_req *req, const msgpack_object *msg)
+{
+    char name[64];
+    if (!arg_str(req, msg, "app", name, sizeof name))
+        return;
+    shoal_errinfo ei = {0};
+    shoal_err err = apps_delete(n, name, &ei);
+    if (err) {
+        control_reply_error(req, err, "%s", ei.msg);
+        return;
+    }
+    api_writer w;
+    api_writer_init(&w);
+    api_pack_ok(&w.pk, 1);
+    api_pack_kv_str(&w.pk, "app", name);
+    reply_with(req, &w);
+}
+
+static void op_actor_list(node *n, control_req *req, const msgpack_object *msg)
+{
+    char name[64];
+    bool only = api_get(msg, "app") != NULL;
+    if (only && !arg_str(req, msg, "app", name, sizeof name))
+        return;
+    api_writer w;
+    api_writer_init(&w);
+    api_pack_ok(&w.pk, 1);
+    apps_pack_actors(n, only ? name : NULL, &w.pk);
+    reply_with(req, &w);
+}
+
+static void op_actor_get(node *n, control_req *req, const msgpack_object *msg)
+{
+    char app[64], actor[64];
+    if (!arg_str(req, msg, "app", app, sizeof app) ||
+        !arg_str(req, msg, "actor", actor, sizeof actor))
+        return;
+    api_writer w;
+    api_writer_init(&w);
+    api_pack_ok(&w.pk, 1);
+    api_pack_str(&w.pk, "actor");
+    if (apps_pack_actor(n, app, actor, &w.pk) != SHOAL_OK) {
+        api_writer_free(&w);
+        control_reply_error(req, SHOAL_ENOTFOUND, "no actor %s/%s", app, actor);
+        return;
+    }
+    reply_with(req, &w);
+}
+
+/* Most replicas one actor may have (as manifests allow). */
+#define MAX_REPLICAS 10000
+
+static void op_scale(node *n, control_req *req, const msgpack_object *msg)
+{
+    char app[64], actor[64];
+    int64_t replicas;
+    if (!arg_str(req, msg, "app", app, sizeof app) ||
+        !arg_str(req, msg, "actor", actor, sizeof actor))
+        return;
+    if (!api_get_int(msg, "replicas", &replicas) || replicas < 0 ||
+        replicas > MAX_REPLICAS) {
+        control_reply_error(req, SHOAL_EINVAL,
+                            "argument \"replicas\" must be an integer from "
+                            "0 to %d",
+                            MAX_REPLICAS);
+        return;
+    }
+    int64_t version;
+    shoal_errinfo ei = {0};
+    shoal_err err =
+        apps_scale(n, app, actor, (uint32_t)replicas, &version, &ei);
+    if (err) {
+        control_reply_error(req, err, "%s", ei.msg);
+        return;
+    }
+    api_writer w;
+    api_writer_init(&w);
+    api_pack_ok(&w.pk, 2);
+    api_pack_kv_str(&w.pk, "app", app);
+    api_pack_kv_int(&w.pk, "version", version);
+    reply_with(req, &w);
+}
+
+static void op_logs(node *n, control_req *req, const msgpack_object *msg)
+{
+    char app[64], actor[64];
+    if (!arg_str(req, msg, "app", app, sizeof app) ||
+        !arg_str(req, msg, "actor", actor, sizeof actor))
+        return;
+    int64_t tail = 100, after = 0;
+    bool has_tail = api_get_int(msg, "tail", &tail);
+    bool has_after = api_get_int(msg, "after", &after);
+    if (!has_tail && has_after)
+        tail = UINT32_MAX;
+    if (tail < 0 || after < 0) {
+        control_reply_error(req, SHOAL_EINVAL,
+                            "\"tail\" and \"after\" must not be negative");
+        return;
+    }
+    log_ring *ring = apps_ring(n, app, actor);
+    if (ring == NULL) {
+        control_reply_error(req, SHOAL_ENOTFOUND, "no actor %s/%s", app, actor);
+        return;
+    }
+    api_writer w;
+    api_writer_init(&w);
+    api_pack_ok(&w.pk, 2);
+    logbook_pack(n->logs, ring, (uint64_t)after,
+                 tail > UINT32_MAX ? UINT32_MAX : (uint32_t)tail, &w.pk);
+    reply_with(req, &w);
+}
+
+/* A call under way: the runtime answers on some thread; the answer goes
+ * to the loop thread, which replies. */
+typedef struct call_state {
+    node_event ev;
+    node *n;
+    control_req *req;
+    uint32_t replica;
+    shoal_err err;
+    uint8_t *data;
+    size_t len;
+} call_state;
+
+static void on_call_done(node *n, node_event *ev)
+{
+    call_state *c = (call_state *)ev;
+    if (c->err) {
+        control_reply_error(c->req, c->err, "call: %s", shoal_strerror(c->err));
+    } else {
+        api_writer w;
+        api_writer_init(&w);
+        api_pack_ok(&w.pk, 2);
+        api_pack_kv_bin(&w.pk, "data", c->data, c->len);
+        api_pack_kv_int(&w.pk, "replica", c->replica);
+        reply_with(c->req, &w);
+    }
+    free(c->data);
+    free(c);
+}
+
+static void on_call_reply(void *ctx, shoal_err err, const uint8_t *reply,
+                          size_t len)
+{
+    call_state *c = ctx;
+    c->err = err;
+    if (err == SHOAL_OK) {
+        c->data = malloc(len ? len : 1);
+        if (c->data == NULL)
+            c->err = SHOAL_ENOMEM;
+        else
+            memcpy(c->data, reply, len);
+        c->len = len;
+    }
+    c->ev.run = on_call_done;
+    node__post(c->n, &c->ev);
+}
+
+static void op_call(node *n, control_req *req, const msgpack_object *msg)
+{
+    char app[64], actor[64];
+    if (!arg_str(req, msg, "app", app, sizeof app) ||
+        !arg_str(req, msg, "actor", actor, sizeof actor))
+        return;
+    const uint8_t *data;
+    size_t len;
+    if (!api_get_bin(msg, "data", &data, &len)) {
+        control_reply_error(req, SHOAL_EINVAL,
+                            "missing argument \"data\" (bin: msgpack)");
+        return;
+    }
+    int64_t timeout = 5000;
+    if (api_get(msg, "timeout_ms") &&
+        (!api_get_int(msg, "timeout_ms", &timeout) || timeout <= 0)) {
+        control_reply_error(req, SHOAL_EINVAL,
+                            "\"timeout_ms\" must be a positive integer");
+        return;
+    }
+    actor_id id;
+    call_state *c = calloc(1, sizeof *c);
+    if (c == NULL) {
+        control_reply_error(req, SHOAL_ENOMEM, "out of memory");
+        return;
+    }
+    c->n = n;
+    c->req = req;
+    shoal_errinfo ei = {0};
+    shoal_err err = apps_pick(n, app, actor, &id, &c->replica, &ei);
+    if (err == SHOAL_OK) {
+        err = actor_call(n->rt, id, data, len, timeout, on_call_reply, c);
+        if (err)
+            snprintf(ei.msg, sizeof ei.msg, "call %s/%s: %s", app, actor,
+                     err == SHOAL_EMALFORMED ? "data is not valid msgpack"
+                                             : shoal_strerror(err));
+    }
+    if (err) {
+        free(c);
+        control_reply_error(req, err, "%s", ei.msg);
+    }
+}
+
+/* Resident memory of this process, in bytes. */
+static int64_t resident_bytes(void)
+{
+    long pages = 0, resident = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f) {
+        if (fscanf(f, "%ld %ld", &pages, &resident) != 2)
+            resident = 0;
+        fclose(f);
+    }
+    return (int64_t)resident * sysconf(_SC_PAGESIZE);
+}
+
+static void op_node_list(node *n, control_req *req, const msgpack_object *msg)
+{
+    api_writer w;
+    api_writer_init(&w);
+    api_pack_ok(&w.pk, 1);
+    api_pack_str(&w.pk, "nodes");
+    msgpack_pack_array(&w.pk, 1);
+    msgpack_pack_map(&w.pk, 6);
+    api_pack_kv_str(&w.pk, "name", store_node_name(n->store));
+    api_pack_kv_str(&w.pk, "address", n->opt.nlisten ? n->opt.listen[0] : "");
+    api_pack_kv_str(&w.pk, "state", n->stopping ? "leaving" : "alive");
+    api_pack_kv_int(&w.pk, "actors", (int64_t)actor_count(n->rt));
+    api_pack_kv_int(&w.pk, "memory", resident_bytes());
+    api_pack_str(&w.pk, "labels");
+    msgpack_pack_map(&w.pk, 0);
+    reply_with(req, &w);
+}
+
+static const struct {
+    const char *name;
+    op_fn fn;
+} ops[] = {
+    {"version", op_version},
+    {"module.has", op_module_has},
+    {"module.put", op_module_put},
+    {"apply", op_apply},
+    {"app.list", op_app_list},
+    {"app.get", op_app_get},
+    {"app.delete", op_app_delete},
+    {"actor.list", op_actor_list},
+    {"actor.get", op_actor_get},
+    {"scale", op_scale},
+    {"logs", op_logs},
+    {"call", op_call},
+    {"node.list", op_node_list},
+};
+
+void ops_handle(node *n, control_req *req, const msgpack_object *msg)
+{
+    const msgpack_object *op = api_get(msg, "op");
+    if (!op || op->type != MSGPACK_OBJECT_STR) {
+        control_reply_error(req, SHOAL_EINVAL,
+                            "request has no \"op\" (a string)");
+        return;
+    }
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
+        if (api_str_eq(op, ops[i].name)) {
+            ops[i].fn(n, req, msg);
+            return;
+        }
+    control_reply_error(req, SHOAL_EINVAL, "unknown operation \"%.*s\"",
+                        (int)(op->via.str.size > 64 ? 64 : op->via.str.size),
+                        op->via.str.ptr);
+}
