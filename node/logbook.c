@@ -10,6 +10,9 @@
 #define RING_LINES 1000   /* lines kept per app/actor */
 #define LINE_MAX_LEN 2048 /* longer lines are cut */
 #define ID_BUCKETS 4096
+/* Lines of actors not attached yet: an actor may log during its start-up
+ * before its spawner has attached it. */
+#define ORPHAN_LINES 256
 
 typedef struct log_line {
     uint64_t seq;
@@ -35,10 +38,17 @@ typedef struct id_entry {
     struct id_entry *next;
 } id_entry;
 
+typedef struct orphan {
+    actor_id id;
+    log_line *line;
+} orphan;
+
 struct logbook {
     pthread_mutex_t lock;
     log_ring *rings;
     id_entry *ids[ID_BUCKETS];
+    orphan orphans[ORPHAN_LINES]; /* a ring, oldest overwritten */
+    uint32_t next_orphan;
 };
 
 static const char *level_name(int level)
@@ -142,6 +152,8 @@ void logbook_delete(logbook *lb)
             e = next;
         }
     }
+    for (size_t i = 0; i < ORPHAN_LINES; i++)
+        free(lb->orphans[i].line);
     log_ring *r = lb->rings;
     while (r) {
         log_ring *next = r->next;
@@ -197,6 +209,16 @@ void logbook_drop_ring(logbook *lb, const char *app, const char *actor)
     pthread_mutex_unlock(&lb->lock);
 }
 
+/* Appends line (taken) to r as replica's (lb->lock held). */
+static void ring_add(log_ring *r, log_line *line, uint32_t replica)
+{
+    line->seq = r->next_seq++;
+    line->replica = replica;
+    size_t slot = line->seq % RING_LINES;
+    free(r->lines[slot]);
+    r->lines[slot] = line;
+}
+
 static size_t bucket_of(actor_id id)
 {
     return (size_t)((id * 0x9e3779b97f4a7c15ull) >> 52) % ID_BUCKETS;
@@ -216,6 +238,17 @@ void logbook_attach(logbook *lb, actor_id id, log_ring *ring, uint32_t replica,
     pthread_mutex_lock(&lb->lock);
     e->next = lb->ids[b];
     lb->ids[b] = e;
+    /* Its lines from before, oldest first. */
+    for (uint32_t k = 0; k < ORPHAN_LINES; k++) {
+        orphan *o = &lb->orphans[(lb->next_orphan + k) % ORPHAN_LINES];
+        if (o->line == NULL || o->id != id)
+            continue;
+        if (ring)
+            ring_add(ring, o->line, replica);
+        else
+            free(o->line);
+        o->line = NULL;
+    }
     pthread_mutex_unlock(&lb->lock);
 }
 
@@ -253,21 +286,25 @@ void logbook_actor_log(void *node_ctx, actor_id id, int actor_level,
     for (e = lb->ids[bucket_of(id)]; e; e = e->next)
         if (e->id == id)
             break;
+    if (line) {
+        line->time_ms = node__now_ms();
+        line->level = level;
+        line->len = len;
+        memcpy(line->text, msg, len);
+    }
     if (e) {
         memcpy(label, e->label, sizeof label);
         if (e->ring && line) {
-            log_ring *r = e->ring;
-            line->seq = r->next_seq++;
-            line->time_ms = node__now_ms();
-            line->replica = e->replica;
-            line->level = level;
-            line->len = len;
-            memcpy(line->text, msg, len);
-            size_t slot = line->seq % RING_LINES;
-            free(r->lines[slot]);
-            r->lines[slot] = line;
+            ring_add(e->ring, line, e->replica);
             line = NULL;
         }
+    } else if (line) {
+        orphan *o = &lb->orphans[lb->next_orphan];
+        lb->next_orphan = (lb->next_orphan + 1) % ORPHAN_LINES;
+        free(o->line);
+        o->id = id;
+        o->line = line;
+        line = NULL;
     }
     pthread_mutex_unlock(&lb->lock);
     free(line);

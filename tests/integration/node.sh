@@ -87,13 +87,42 @@ step "scale"
 ctl scale demo/echo --replicas 5 >/dev/null
 wait_running demo/echo 5
 
+step "logs -f follows new lines"
+"$shoalctl" logs demo/counter -f >"$tmp/follow" 2>&1 &
+follower=$!
+sleep 0.3
+ctl scale demo/counter --replicas 2 >/dev/null
+for _ in $(seq 100); do
+  grep -q "replica=1 .*counter: ready" "$tmp/follow" && break
+  sleep 0.1
+done
+kill -TERM "$follower"
+code=0
+wait "$follower" || code=$?
+grep -q "replica=1 .*counter: ready" "$tmp/follow" || fail "logs -f: $(cat "$tmp/follow")"
+[ "$code" = 0 ] || fail "logs -f exited with $code on SIGTERM"
+ctl scale demo/counter --replicas 1 >/dev/null
+wait_running demo/counter 1
+
+step "a crashing actor restarts; its caller gets an error, not a hang"
+cp "$apps/../actors/trapper.wasm" "$tmp/"
+printf 'apiVersion: shoal/v1\nkind: Application\nmetadata:\n  name: crash\nspec:\n  actors:\n    - name: trapper\n      module: ./trapper.wasm\n' >"$tmp/crash.yaml"
+ctl apply -f "$tmp/crash.yaml" >/dev/null || fail "apply crash"
+[ "$(ctl call crash/trapper --data '"hi"')" = '"ok"' ] || fail "trapper answers"
+if ctl call crash/trapper --data '"boom"' 2>"$tmp/err"; then fail "boom answered"; fi
+grep -q "exited" "$tmp/err" || fail "boom error: $(cat "$tmp/err")"
+wait_running crash/trapper 1
+[ "$(ctl get actors --app crash -o json | json "d[0]['restarts']")" = 1 ] || fail "restart count"
+ctl describe actor crash/trapper | grep -q "divide by zero" || fail "last exit not shown"
+ctl delete app crash >/dev/null
+
 step "kill -9 and restart: the state is recovered"
 kill -9 "$pid"
 wait "$pid" 2>/dev/null || true
 start_node
 wait_running demo/counter 1
 wait_running demo/echo 5
-[ "$(ctl get apps -o json | json "d[0]['version']")" = 2 ] || fail "version after restart"
+[ "$(ctl get apps -o json | json "d[0]['version']")" = 4 ] || fail "version after restart"
 [ "$(ctl call demo/counter --data '"inc"')" = 1 ] || fail "counter starts afresh"
 
 step "rolling update: never fewer running replicas than desired"
@@ -121,7 +150,7 @@ printf 'not wasm' >"$tmp/junk.wasm"
 sed 's#./echo.wasm#./junk.wasm#' "$tmp/demo.yaml" >"$tmp/junk.yaml"
 if ctl apply -f "$tmp/junk.yaml" 2>"$tmp/err"; then fail "invalid module applied"; fi
 [ "$(wc -l <"$tmp/err")" = 1 ] || fail "invalid module: not one line: $(cat "$tmp/err")"
-[ "$(ctl get apps -o json | json "d[0]['version']")" = 3 ] || fail "version changed"
+[ "$(ctl get apps -o json | json "d[0]['version']")" = 5 ] || fail "version changed"
 
 step "malformed requests get error replies"
 url="tcp://127.0.0.1:$port"
