@@ -659,6 +659,8 @@ static shoal_err read_actor(manifest__ctx *c, const ynode *n, manifest_actor *a)
                     &a->module);
     if (err != SHOAL_OK)
         return err;
+    if (a->module[0] == '\0') /* "" or a bare tag */
+        return expected(c, f[ACTOR_MODULE].value, "a path to a .wasm file");
     if (strlen(a->module) > MODULE_PATH_MAX)
         return manifest__fail(c, f[ACTOR_MODULE].value, NULL,
                               "expected a path of at most %d bytes, got one "

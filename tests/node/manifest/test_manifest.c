@@ -764,6 +764,12 @@ static void test_names(void **state)
     fails(HEAD "    - name: b\n      module: {path: b.wasm}\n",
           "app.yaml:10:15: spec.actors[1].module: expected a path to a .wasm "
           "file, got a map");
+    fails(HEAD "    - name: b\n      module: \"\"\n",
+          "app.yaml:10:15: spec.actors[1].module: expected a path to a .wasm "
+          "file, got \"\"");
+    fails(HEAD "    - name: b\n      module: !\n",
+          "app.yaml:10:15: spec.actors[1].module: expected a path to a .wasm "
+          "file, got \"\"");
     fails(HEAD "      name: ~\n",
           "app.yaml:9:7: spec.actors[0].name: duplicate field (first at line "
           "7, column 7)");
