@@ -82,10 +82,6 @@ static void on_aio(void *arg)
 
 void control_reply(control_req *r, uint8_t *bytes, size_t len)
 {
-    if (r->msg) {
-        nng_msg_free(r->msg);
-        r->msg = NULL;
-    }
     nng_msg *m = NULL;
     if (bytes == NULL || nng_msg_alloc(&m, len) != 0) {
         free(bytes);
@@ -121,17 +117,23 @@ void control_reply_error(control_req *r, shoal_err err, const char *fmt, ...)
 static void on_request(node *n, node_event *ev)
 {
     control_req *r = (control_req *)ev;
+    /* The request is this handler's: the decoded objects point into it,
+     * and a handler that answers later copies what it needs. Once the reply
+     * is sent, the context may receive the next request into r->msg. */
+    nng_msg *req = r->msg;
+    r->msg = NULL;
     if (r->c->stopping) {
         control_reply_error(r, SHOAL_ESTATE, "the node is shutting down");
+        nng_msg_free(req);
         return;
     }
     api_msg m;
     shoal_errinfo ei = {0};
-    shoal_err err =
-        api_parse(nng_msg_body(r->msg), nng_msg_len(r->msg), &m, &ei);
+    shoal_err err = api_parse(nng_msg_body(req), nng_msg_len(req), &m, &ei);
     if (err) {
         node_log(n, LOG_WARN, "control", NULL, "bad request: %s", ei.msg);
         control_reply_error(r, err, "bad request: %s", ei.msg);
+        nng_msg_free(req);
         return;
     }
     int64_t v = 0;
@@ -144,6 +146,7 @@ static void on_request(node *n, node_event *ev)
         ops_handle(n, r, m.root);
     }
     api_msg_free(&m);
+    nng_msg_free(req);
 }
 
 static shoal_err listen_on(control *c, const char *url, shoal_errinfo *ei)

@@ -2,8 +2,9 @@
  * constants, and small helpers to read and write its msgpack maps. Both
  * sides link this; it has no state.
  *
- * Reading: api_parse decodes one message into an api_msg, which owns every
- * object reachable from it until api_msg_free. Writing: an api_writer packs
+ * Reading: api_parse decodes one message into an api_msg, which owns the
+ * objects reachable from it until api_msg_free (strings and bins point
+ * into the buffer it was decoded from). Writing: an api_writer packs
  * into a growable buffer with msgpack-c's packer. */
 #ifndef SHOAL_API_H
 #define SHOAL_API_H
@@ -30,8 +31,9 @@ typedef struct api_msg {
 } api_msg;
 
 /* Decodes buf, which must hold exactly one msgpack map. On SHOAL_OK the
- * caller frees *out with api_msg_free; buf may go. Errors:
- * SHOAL_EMALFORMED (ei says what), SHOAL_ENOMEM. */
+ * caller frees *out with api_msg_free. Strings and bins of the message
+ * point into buf, which must outlive *out. Errors: SHOAL_EMALFORMED (ei
+ * says what), SHOAL_ENOMEM. */
 shoal_err api_parse(const void *buf, size_t len, api_msg *out,
                     shoal_errinfo *ei);
 void api_msg_free(api_msg *m);
