@@ -204,28 +204,131 @@ shoal_err msg_validate(const uint8_t *p, size_t len, shoal_errinfo *ei)
 
 /* ---- messages ---- */
 
-shoal_msg *msg_new(msg_kind kind, uint64_t sender, uint64_t corr,
-                   const uint8_t *payload, size_t len)
+/* The size class of a message of len payload bytes (see shoal_msg.h):
+ * buffers of 64 << (class - 1) bytes, or 0 for an exact buffer. */
+static uint8_t class_of(size_t len)
 {
-    if ((unsigned)kind > MSG_INIT || len > MSG_MAX_PAYLOAD ||
-        (payload == NULL && len > 0))
-        return NULL;
-    shoal_msg *m = malloc(sizeof *m + len);
-    if (m == NULL)
-        return NULL;
+    size_t total = sizeof(shoal_msg) + len;
+    if (total > MSG_CLASS_MAX_BYTES)
+        return 0;
+    uint8_t c = 1;
+    while ((size_t)64 << (c - 1) < total)
+        c++;
+    return c;
+}
+
+static size_t class_bytes(uint8_t c)
+{
+    return (size_t)64 << (c - 1);
+}
+
+static bool msg_args_ok(msg_kind kind, const uint8_t *payload, size_t len)
+{
+    return (unsigned)kind <= MSG_INIT && len <= MSG_MAX_PAYLOAD &&
+           (payload != NULL || len == 0);
+}
+
+/* Fills a buffer of class c (0: exact) with the message. */
+static shoal_msg *msg_fill(shoal_msg *m, uint8_t c, msg_kind kind,
+                           uint64_t sender, uint64_t corr,
+                           const uint8_t *payload, size_t len)
+{
     m->next = NULL;
     m->sender = sender;
     m->corr = corr;
     m->kind = (uint8_t)kind;
+    m->size_class = c;
     m->len = (uint32_t)len;
     if (len > 0)
         memcpy(m->payload, payload, len);
     return m;
 }
 
+shoal_msg *msg_new(msg_kind kind, uint64_t sender, uint64_t corr,
+                   const uint8_t *payload, size_t len)
+{
+    if (!msg_args_ok(kind, payload, len))
+        return NULL;
+    /* Small messages get a whole class buffer, so that a pool can reuse
+     * it after them. */
+    uint8_t c = class_of(len);
+    shoal_msg *m = malloc(c ? class_bytes(c) : sizeof *m + len);
+    if (m == NULL)
+        return NULL;
+    return msg_fill(m, c, kind, sender, corr, payload, len);
+}
+
 void msg_free(shoal_msg *m)
 {
     free(m);
+}
+
+/* ---- pools of message buffers ---- */
+
+struct msg_pool {
+    shoal_msg *free[MSG_POOL_CLASSES]; /* linked by next */
+    uint32_t count[MSG_POOL_CLASSES];
+    uint32_t max;
+};
+
+msg_pool *msg_pool_new(uint32_t max_per_class)
+{
+    msg_pool *p = calloc(1, sizeof *p);
+    if (p)
+        p->max = max_per_class;
+    return p;
+}
+
+void msg_pool_delete(msg_pool *p)
+{
+    if (p == NULL)
+        return;
+    for (int c = 0; c < MSG_POOL_CLASSES; c++) {
+        shoal_msg *m = p->free[c];
+        while (m) {
+            shoal_msg *next = m->next;
+            free(m);
+            m = next;
+        }
+    }
+    free(p);
+}
+
+shoal_msg *msg_pool_new_msg(msg_pool *p, msg_kind kind, uint64_t sender,
+                            uint64_t corr, const uint8_t *payload, size_t len)
+{
+    if (p == NULL || !msg_args_ok(kind, payload, len))
+        return msg_new(kind, sender, corr, payload, len);
+    uint8_t c = class_of(len);
+    shoal_msg *m = c ? p->free[c - 1] : NULL;
+    if (m == NULL)
+        return msg_new(kind, sender, corr, payload, len);
+    p->free[c - 1] = m->next;
+    p->count[c - 1]--;
+    return msg_fill(m, c, kind, sender, corr, payload, len);
+}
+
+void msg_pool_free(msg_pool *p, shoal_msg *m)
+{
+    if (m == NULL)
+        return;
+    uint8_t c = m->size_class;
+    if (p == NULL || c == 0 || c > MSG_POOL_CLASSES ||
+        p->count[c - 1] >= p->max) {
+        free(m);
+        return;
+    }
+    m->next = p->free[c - 1];
+    p->free[c - 1] = m;
+    p->count[c - 1]++;
+}
+
+uint32_t msg_pool_size(const msg_pool *p)
+{
+    uint32_t n = 0;
+    for (int c = 0; p && c < MSG_POOL_CLASSES; c++)
+        n += p->count[c];
+    return n;
 }
 
 /* A msgpack_packer target: a buffer whose size was worked out beforehand. */
@@ -272,6 +375,7 @@ shoal_msg *msg_new_notice(msg_kind kind, uint64_t actor, uint64_t ref,
     m->sender = 0;
     m->corr = 0;
     m->kind = (uint8_t)kind;
+    m->size_class = 0;
 
     out_buf b = {m->payload, 0, cap};
     msgpack_packer pk;

@@ -32,6 +32,7 @@ typedef struct shoal_msg {
     uint64_t sender;        /* actor id, 0 for the runtime/embedder */
     uint64_t corr;          /* correlation id of a request and its reply */
     uint8_t kind;           /* msg_kind */
+    uint8_t size_class;     /* of its buffer (msg_pool); 0: none, exact */
     uint32_t len;
     uint8_t payload[];
 } shoal_msg;
@@ -50,6 +51,37 @@ shoal_err msg_validate(const uint8_t *p, size_t len, shoal_errinfo *ei);
 shoal_msg *msg_new(msg_kind kind, uint64_t sender, uint64_t corr,
                    const uint8_t *payload, size_t len);
 void msg_free(shoal_msg *m);
+
+/* Message buffers come in size classes: a message whose header and payload
+ * fit in MSG_CLASS_MAX_BYTES gets a buffer of 64, 128, 256 or 512 bytes
+ * (its size_class, 1 to MSG_POOL_CLASSES), a bigger one an exact buffer
+ * (size_class 0). Every buffer is malloc'ed, so msg_free frees any of them
+ * and a pool takes any classed buffer, wherever it was made. */
+#define MSG_POOL_CLASSES 4
+#define MSG_CLASS_MAX_BYTES 512u
+
+/* A cache of free message buffers, one list per size class, so that a
+ * thread that makes and frees many messages (a worker of the actor runtime)
+ * reuses buffers instead of calling malloc and free for each. A pool
+ * belongs to one thread at a time and has no lock. */
+typedef struct msg_pool msg_pool;
+
+/* A pool keeping at most max_per_class free buffers of each class; NULL
+ * when out of memory. */
+msg_pool *msg_pool_new(uint32_t max_per_class);
+/* Frees the pool and the buffers it keeps (NULL: nothing). Messages made
+ * from it and still in use stay valid: they are ordinary messages. */
+void msg_pool_delete(msg_pool *p);
+/* As msg_new, with a buffer from p when it has one of the right class.
+ * p may be NULL (then it is msg_new). The caller owns the message and
+ * frees it with msg_pool_free (into any pool) or msg_free. */
+shoal_msg *msg_pool_new_msg(msg_pool *p, msg_kind kind, uint64_t sender,
+                            uint64_t corr, const uint8_t *payload, size_t len);
+/* Gives m's buffer to p to keep, or frees it when p is NULL, p is full for
+ * its class or m has an exact buffer. m may be NULL. */
+void msg_pool_free(msg_pool *p, shoal_msg *m);
+/* Free buffers p keeps, over all classes (for tests and statistics). */
+uint32_t msg_pool_size(const msg_pool *p);
 
 /* The payload of an EXIT or DOWN notice, docs/abi.md: a map {"actor": id,
  * "reason": reason, "code": code} plus "ref": ref for DOWN (ref 0: none),

@@ -586,6 +586,109 @@ static void test_msg_new(void **state)
     assert_null(msg_new(MSG_CAST, 0, 0, payload, (size_t)MSG_MAX_PAYLOAD + 1));
 }
 
+/* Message buffers come in size classes: header and payload rounded up to
+ * 64, 128, 256 or 512 bytes, and exact beyond. */
+static void test_size_classes(void **state)
+{
+    (void)state;
+    static uint8_t buf[600];
+    const size_t hdr = sizeof(shoal_msg);
+    static const struct {
+        size_t total; /* header plus payload */
+        uint8_t cls;
+    } cases[] = {{0, 1},   {64, 1},  {65, 2},  {128, 2}, {129, 3},
+                 {256, 3}, {257, 4}, {512, 4}, {513, 0}, {600, 0}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t len = cases[i].total > hdr ? cases[i].total - hdr : 0;
+        shoal_msg *m = msg_new(MSG_CAST, 0, 0, buf, len);
+        assert_non_null(m);
+        assert_int_equal(m->size_class, cases[i].cls);
+        assert_int_equal(m->len, len);
+        msg_free(m);
+    }
+    shoal_msg *n = msg_new_notice(MSG_EXIT, 1, 0, "normal", 0);
+    assert_non_null(n);
+    assert_int_equal(n->size_class, 0);
+    msg_free(n);
+}
+
+/* A pool reuses the buffers of its classes without allocating, keeps at
+ * most its bound per class, frees exact buffers, takes classed messages
+ * from anywhere, and frees what it keeps when deleted. */
+static void test_pool(void **state)
+{
+    (void)state;
+    static uint8_t buf[600];
+    alloc_watch(0);
+    msg_pool *p = msg_pool_new(2);
+    assert_non_null(p);
+    shoal_msg *a = msg_pool_new_msg(p, MSG_CAST, 1, 2, buf, 5);
+    shoal_msg *b = msg_pool_new_msg(p, MSG_CAST, 1, 2, buf, 5);
+    shoal_msg *c = msg_pool_new_msg(p, MSG_CAST, 1, 2, buf, 5);
+    shoal_msg *big = msg_pool_new_msg(p, MSG_CAST, 1, 2, buf, sizeof buf);
+    assert_true(a && b && c && big);
+    assert_int_equal(big->size_class, 0);
+    assert_int_equal(msg_pool_size(p), 0);
+    msg_pool_free(p, a);
+    msg_pool_free(p, b);
+    msg_pool_free(p, c);   /* over the bound of 2: freed */
+    msg_pool_free(p, big); /* exact: freed */
+    msg_pool_free(p, NULL);
+    assert_int_equal(msg_pool_size(p), 2);
+    assert_int_equal(alloc.live, 3); /* the pool and its two buffers */
+
+    /* Reuse: no allocation, the last buffer given back, a fresh message. */
+    unsigned before = alloc.count;
+    shoal_msg *d = msg_pool_new_msg(p, MSG_REQUEST, 7, 8, BYTES("\x01"));
+    assert_int_equal(alloc.count, before);
+    assert_ptr_equal(d, b);
+    assert_null(d->next);
+    assert_int_equal(d->kind, MSG_REQUEST);
+    assert_int_equal(d->sender, 7);
+    assert_int_equal(d->corr, 8);
+    assert_int_equal(d->len, 1);
+    assert_int_equal(d->size_class, 1);
+    assert_memory_equal(d->payload, "\x01", 1);
+    assert_int_equal(msg_pool_size(p), 1);
+
+    /* Another class is not served from class 1's buffers. */
+    shoal_msg *e = msg_pool_new_msg(p, MSG_CAST, 0, 0, buf, 100);
+    assert_non_null(e);
+    assert_int_equal(alloc.count, before + 1);
+    assert_int_equal(e->size_class, 3);
+
+    /* Bad arguments fail as they do for msg_new, with or without a pool. */
+    assert_null(msg_pool_new_msg(p, (msg_kind)6, 0, 0, buf, 1));
+    assert_null(msg_pool_new_msg(p, MSG_CAST, 0, 0, NULL, 1));
+    assert_null(msg_pool_new_msg(NULL, MSG_CAST, 0, 0, NULL, 1));
+
+    /* Any classed message goes into any pool; without a pool it is freed. */
+    shoal_msg *f = msg_new(MSG_CAST, 0, 0, buf, 10);
+    assert_non_null(f);
+    msg_pool_free(p, f);
+    msg_pool_free(p, d);
+    assert_int_equal(msg_pool_size(p), 2); /* class 1 is full again */
+    msg_pool_free(NULL, e);
+    shoal_msg *g = msg_pool_new_msg(NULL, MSG_CAST, 0, 0, buf, 3);
+    assert_non_null(g);
+    msg_pool_free(NULL, g);
+
+    /* An empty pool falls back on malloc, whose failure is NULL. */
+    msg_pool *q = msg_pool_new(4);
+    assert_non_null(q);
+    alloc.fail_at = alloc.count + 1;
+    assert_null(msg_pool_new_msg(q, MSG_CAST, 0, 0, buf, 3));
+    msg_pool_delete(q);
+    msg_pool_delete(p);
+    msg_pool_delete(NULL);
+    alloc_unwatch();
+    assert_int_equal(alloc.live, 0);
+
+    alloc_watch(1);
+    assert_null(msg_pool_new(4));
+    alloc_unwatch();
+}
+
 /* Reads a notice with msgpack-c and checks it is the documented map, in the
  * order of docs/abi.md. */
 static void check_notice(const shoal_msg *m, msg_kind kind, uint64_t actor,
@@ -1220,6 +1323,8 @@ int main(void)
         cmocka_unit_test(test_huge_counts),
         cmocka_unit_test(test_size_limit),
         cmocka_unit_test(test_msg_new),
+        cmocka_unit_test(test_size_classes),
+        cmocka_unit_test(test_pool),
         cmocka_unit_test(test_notices),
         cmocka_unit_test(test_envelope_round_trip),
         cmocka_unit_test(test_encode_errors),
