@@ -97,7 +97,7 @@ static int32_t make_msg(wasm_exec *x, msg_kind kind, uint64_t corr,
     shoal_err err = msg_validate(p, len, NULL);
     if (err != SHOAL_OK)
         return err == SHOAL_ELIMIT ? E_LIMIT : E_MALFORMED;
-    *out = msg_new(kind, self_of(x)->id, corr, p, len);
+    *out = msg_pool_new_msg(sched__pool(), kind, self_of(x)->id, corr, p, len);
     return *out ? 0 : E_LIMIT;
 }
 
@@ -122,7 +122,7 @@ static uint64_t begin_wait(actor *a, enum wait_kind kind)
 
 static void take_current(actor *a, shoal_msg *m)
 {
-    msg_free(a->current);
+    actor__msg_free(a->current);
     a->current = m;
     if (m && m->kind == MSG_REQUEST)
         actor__open_request(a, m);
@@ -132,17 +132,17 @@ static wasm_host_status h_receive(wasm_exec *x, void *env, uint64_t *slots)
 {
     actor *a = self_of(x);
     int64_t timeout = (int64_t)slots[0];
-    pthread_mutex_lock(&a->lock);
-    shoal_msg *m = actor__mb_pop(a);
+    /* The runner is the mailbox's consumer: no lock to pop. */
+    shoal_msg *m = mbox_pop(&a->mb);
     if (m) {
-        pthread_mutex_unlock(&a->lock);
         take_current(a, m);
         return ret_i32(slots, (int32_t)m->len);
     }
-    if (timeout == 0) {
-        pthread_mutex_unlock(&a->lock);
+    if (timeout == 0)
         return ret_i32(slots, E_TIMEOUT);
-    }
+    /* A message pushed from now on notifies the actor, whose worker then
+     * completes the wait (abi__complete_wait). */
+    pthread_mutex_lock(&a->lock);
     uint64_t seq = begin_wait(a, WAIT_RECEIVE);
     pthread_mutex_unlock(&a->lock);
     if (timeout > 0)
@@ -153,21 +153,23 @@ static wasm_host_status h_receive(wasm_exec *x, void *env, uint64_t *slots)
 bool abi__complete_wait(actor *a)
 {
     int32_t result = 0;
-    shoal_msg *m;
+    shoal_msg *m = NULL;
+    pthread_mutex_lock(&a->lock);
     switch (a->wait) {
     case WAIT_NONE:
+        pthread_mutex_unlock(&a->lock);
         return true;
     case WAIT_YIELD:
         result = WASI_ESUCCESS;
         break;
     case WAIT_RECEIVE:
-        m = actor__mb_pop(a);
+        m = mbox_pop(&a->mb);
         if (m) {
-            take_current(a, m);
             result = (int32_t)m->len;
         } else if (a->timed_out) {
             result = E_TIMEOUT;
         } else {
+            pthread_mutex_unlock(&a->lock);
             return false;
         }
         break;
@@ -177,10 +179,10 @@ bool abi__complete_wait(actor *a)
             a->reply = NULL;
             /* An empty reply says the callee exited first. */
             result = m->len ? (int32_t)m->len : E_EXITED;
-            take_current(a, m);
         } else if (a->timed_out) {
             result = E_TIMEOUT;
         } else {
+            pthread_mutex_unlock(&a->lock);
             return false;
         }
         break;
@@ -189,6 +191,11 @@ bool abi__complete_wait(actor *a)
     a->wait_corr = 0;
     a->timed_out = false;
     a->wait_seq++;
+    pthread_mutex_unlock(&a->lock);
+    /* Outside the lock: a request taken may refuse an older one, which
+     * delivers to another actor. */
+    if (m)
+        take_current(a, m);
     /* Fuel per message counts from the last wait: a long-running actor gets
      * a fresh budget for each message it waited for. */
     a->budget = a->limits.fuel_per_message > INT64_MAX

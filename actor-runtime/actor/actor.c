@@ -138,16 +138,11 @@ actor *actor__lookup(actor_runtime *rt, actor_id id)
 
 static void actor_free(actor *a)
 {
-    msg_free(a->current);
+    actor__msg_free(a->current);
     msg_free(a->reply);
     msg_free(a->init_msg);
     msg_free(a->init_copy);
-    shoal_msg *m = a->mb_head;
-    while (m) {
-        shoal_msg *next = m->next;
-        msg_free(m);
-        m = next;
-    }
+    mbox_free(&a->mb);
     wasm_exec_delete(a->x);
     wasm_store_delete(a->store);
     module_unref(a->mod);
@@ -242,41 +237,6 @@ void actor__log(actor *a, int level, const char *msg, size_t len)
             names[level & 3], (int)len, msg);
 }
 
-/* ---- mailboxes ---- */
-
-shoal_msg *actor__mb_pop(actor *a)
-{
-    shoal_msg *m = a->mb_head;
-    if (m) {
-        a->mb_head = m->next;
-        if (a->mb_head == NULL)
-            a->mb_tail = NULL;
-        a->mb_count--;
-        m->next = NULL;
-    }
-    return m;
-}
-
-void actor__mb_push(actor *a, shoal_msg *m)
-{
-    m->next = NULL;
-    if (a->mb_tail)
-        a->mb_tail->next = m;
-    else
-        a->mb_head = m;
-    a->mb_tail = m;
-    a->mb_count++;
-}
-
-void actor__mb_push_front(actor *a, shoal_msg *m)
-{
-    m->next = a->mb_head;
-    a->mb_head = m;
-    if (a->mb_tail == NULL)
-        a->mb_tail = m;
-    a->mb_count++;
-}
-
 /* ---- delivery ---- */
 
 void actor__embedder_reply(actor_runtime *rt, shoal_msg *m)
@@ -308,31 +268,37 @@ shoal_err actor__deliver(actor_runtime *rt, actor_id to, shoal_msg *m)
     }
     actor *a = actor__lookup(rt, to);
     if (a == NULL) {
-        msg_free(m);
+        actor__msg_free(m);
         return SHOAL_ENOTFOUND;
     }
     shoal_err err = SHOAL_OK;
-    pthread_mutex_lock(&a->lock);
-    if (a->dead) {
-        err = SHOAL_ENOTFOUND;
-    } else if (m->kind == MSG_REPLY) {
+    if (m->kind == MSG_REPLY) {
         /* A reply goes to the waiting call, or nowhere if it gave up. */
-        if (a->wait == WAIT_CALL && a->wait_corr == m->corr && !a->reply) {
+        bool taken = false;
+        pthread_mutex_lock(&a->lock);
+        if (a->dead) {
+            err = SHOAL_ENOTFOUND;
+        } else if (a->wait == WAIT_CALL && a->wait_corr == m->corr &&
+                   !a->reply) {
             a->reply = m;
-            m = NULL;
-            sched__wake_locked(a);
+            taken = true;
         }
-    } else if (a->mb_count >= a->mb_cap && m->kind != MSG_EXIT &&
-               m->kind != MSG_DOWN) {
-        err = SHOAL_EFULL;
+        pthread_mutex_unlock(&a->lock);
+        if (taken) {
+            m = NULL;
+            sched__notify(a);
+        }
     } else {
-        actor__mb_push(a, m);
-        m = NULL;
-        sched__wake_locked(a);
+        /* Exit and down notices are never refused for a full mailbox; a
+         * closed mailbox (a dead actor) refuses everything. */
+        err = mbox_push(&a->mb, m, m->kind != MSG_EXIT && m->kind != MSG_DOWN);
+        if (err == SHOAL_OK) {
+            m = NULL;
+            sched__notify(a);
+        }
     }
-    pthread_mutex_unlock(&a->lock);
     actor__unref(a);
-    msg_free(m);
+    actor__msg_free(m);
     return err;
 }
 
@@ -429,12 +395,14 @@ static void notify_link(actor_runtime *rt, actor *a, actor_id other,
         }
     }
     bool trap = t->trap_exit;
-    if (is_failure(why) && !trap && !t->dead && !t->kill_requested) {
-        t->kill_requested = true;
+    bool stop = is_failure(why) && !trap && !t->dead && !t->kill_requested;
+    if (stop) {
         t->kill_reason = (actor_exit){.kind = ACTOR_EXIT_LINKED};
-        sched__wake_locked(t);
+        t->kill_requested = true; /* after its reason: the runner reads */
     }
     pthread_mutex_unlock(&t->lock);
+    if (stop)
+        sched__notify(t);
     if (is_failure(why) && trap) {
         shoal_msg *n = msg_new_notice(MSG_EXIT, a->id, 0, reason, why->code);
         if (n) {
@@ -463,26 +431,37 @@ static bool should_restart(actor *a, const actor_exit *why)
     return a->restarts < a->max_restarts;
 }
 
-void actor__finish(actor *a, const actor_exit *why_in)
+/* Ends a's life: see actor__finish. A restarting actor is ended only by
+ * the thread that owns it between its lives (ends_restart): the one that
+ * kills it during its back-off, or the restart that failed. */
+static void finish_exit(actor *a, const actor_exit *why_in, bool ends_restart)
 {
     actor_runtime *rt = a->rt;
     actor_exit why = *why_in;
-    char reason[96];
-    actor_exit_reason(&why, reason, sizeof reason);
 
     pthread_mutex_lock(&a->lock);
-    if (a->dead || a->restarting) {
+    if (a->dead || (a->restarting && !ends_restart)) {
         pthread_mutex_unlock(&a->lock);
         return;
     }
-    why.will_restart = !a->kill_requested && should_restart(a, &why);
+    why.will_restart =
+        !ends_restart && !a->kill_requested && should_restart(a, &why);
     a->last_exit = why;
     a->has_exited = true;
+    shoal_msg *mail = NULL;
     if (why.will_restart) {
         /* Its id and mailbox stay: messages wait for the next start. */
         a->restarting = true;
     } else {
+        /* Dead before it stops restarting: a worker that reads restarting
+         * false then reads dead true (both seq_cst stores). */
         a->dead = true;
+        a->restarting = false;
+        /* Nothing enqueues it any more (a notification sees the bit). */
+        atomic_fetch_or_explicit(&a->run, RUN_DEAD, memory_order_relaxed);
+        /* This thread is the mailbox's consumer now: the runner, or the
+         * owner of a restarting actor, or the runtime shutting down. */
+        mail = mbox_close(&a->mb);
     }
     a->exit_reason = why;
     a->kill_requested = false;
@@ -490,12 +469,6 @@ void actor__finish(actor *a, const actor_exit *why_in)
     uint32_t nlinks = a->nlinks;
     monitor_entry *monitors = a->monitors;
     uint32_t nmonitors = a->nmonitors;
-    shoal_msg *mail = NULL;
-    if (!why.will_restart) {
-        mail = a->mb_head;
-        a->mb_head = a->mb_tail = NULL;
-        a->mb_count = 0;
-    }
     a->links = NULL;
     a->nlinks = a->caplinks = 0;
     a->monitors = NULL;
@@ -528,9 +501,13 @@ void actor__finish(actor *a, const actor_exit *why_in)
         shoal_msg *next = mail->next;
         if (mail->kind == MSG_REQUEST)
             refuse(rt, a->id, mail->sender, mail->corr);
-        msg_free(mail);
+        actor__msg_free(mail);
         mail = next;
     }
+    /* The reason in words, for the notices only. */
+    char reason[96] = "";
+    if (nlinks || nmonitors)
+        actor_exit_reason(&why, reason, sizeof reason);
     for (uint32_t i = 0; i < nlinks; i++)
         notify_link(rt, a, links[i], &why, reason);
     free(links);
@@ -550,7 +527,7 @@ void actor__finish(actor *a, const actor_exit *why_in)
     wasm_store_delete(a->store);
     a->store = NULL;
     a->inst = NULL;
-    msg_free(a->current);
+    actor__msg_free(a->current);
     a->current = NULL;
     actor__call_ended(a);
 
@@ -573,43 +550,48 @@ void actor__finish(actor *a, const actor_exit *why_in)
     actor__unref(a); /* the table's reference */
 }
 
+void actor__finish(actor *a, const actor_exit *why)
+{
+    finish_exit(a, why, false);
+}
+
 void actor__restart(actor *a)
 {
-    /* No worker runs a restarting actor (it has no work), and while
-     * `rebuilding` is set actor_kill leaves it alone, so its execution
-     * state is this thread's to build. */
+    /* No worker touches a restarting actor (a turn that finds it
+     * restarting leaves at once), and while it is `owned` actor_kill
+     * leaves it alone, so its execution state is this thread's to build. */
     pthread_mutex_lock(&a->lock);
-    if (!a->restarting || a->dead) {
+    if (!a->restarting || a->dead || a->owned) {
         pthread_mutex_unlock(&a->lock);
         return;
     }
-    a->rebuilding = true;
+    a->owned = true;
     pthread_mutex_unlock(&a->lock);
     shoal_errinfo ei;
     shoal_err err = instantiate(a, &ei);
     pthread_mutex_lock(&a->lock);
-    a->rebuilding = false;
-    a->restarting = false;
     bool killed = a->kill_requested;
     if (err == SHOAL_OK && !killed) {
+        a->owned = false;
         msg_free(a->init_msg);
         a->init_msg = NULL;
         if (a->init_copy)
             a->init_msg = msg_new(MSG_INIT, 0, 0, a->init_copy->payload,
                                   a->init_copy->len);
-        sched__wake_locked(a);
+        /* Release (seq_cst): a worker that reads false sees the new state. */
+        a->restarting = false;
         pthread_mutex_unlock(&a->lock);
+        sched__notify(a);
         return;
     }
     pthread_mutex_unlock(&a->lock);
-    a->restart = ACTOR_RESTART_NEVER; /* this end is final */
+    /* Still restarting and owned, so no one else ends it: this end is
+     * final. */
+    a->restart = ACTOR_RESTART_NEVER;
     actor_exit why = {.kind = killed ? ACTOR_EXIT_KILLED : ACTOR_EXIT_NOMEM};
-    if (err == SHOAL_OK) {
-        actor__finish(a, &why);
-        return;
-    }
-    actor__log(a, 3, ei.msg, strlen(ei.msg));
-    actor__finish(a, &why);
+    if (err != SHOAL_OK)
+        actor__log(a, 3, ei.msg, strlen(ei.msg));
+    finish_exit(a, &why, true);
 }
 
 /* ---- spawning ---- */
@@ -746,7 +728,8 @@ shoal_err actor__spawn_internal(actor_runtime *rt, module_entry *mod,
                                      : rt->cfg.defaults.fuel_per_message;
     a->limits.mailbox_cap =
         pick(want ? want->mailbox_cap : 0, rt->cfg.defaults.mailbox_cap);
-    a->mb_cap = a->limits.mailbox_cap;
+    mbox_init(&a->mb, a->limits.mailbox_cap);
+    atomic_init(&a->run, 0);
     if (opts) {
         a->restart = opts->restart;
         a->backoff_initial_ms = opts->backoff_initial_ms;
@@ -774,6 +757,19 @@ shoal_err actor__spawn_internal(actor_runtime *rt, module_entry *mod,
             goto fail_free_actor;
         }
     }
+    /* A reactive actor with nothing to run at start is started here, and
+     * runs first for its first message: it need not be scheduled now. */
+    bool idle = !a->start && !a->initialize && !a->init && !a->main;
+    if (idle) {
+        a->phase = PHASE_READY;
+        atomic_store(&a->started, true);
+        if (a->init_msg) {
+            /* No shoal_init: the init message is the first message. Not
+             * published yet, so this thread is the consumer. */
+            mbox_push_front(&a->mb, a->init_msg);
+            a->init_msg = NULL;
+        }
+    }
     err = table_insert(rt, a);
     if (err != SHOAL_OK) {
         if (err == SHOAL_ELIMIT)
@@ -784,10 +780,8 @@ shoal_err actor__spawn_internal(actor_runtime *rt, module_entry *mod,
         goto fail_free_actor;
     }
     *out = a->id;
-    pthread_mutex_lock(&a->lock);
-    a->sched = RUN_IDLE;
-    sched__wake_locked(a);
-    pthread_mutex_unlock(&a->lock);
+    if (!idle || !mbox_empty(&a->mb))
+        sched__notify(a);
     return SHOAL_OK;
 
 fail_free_actor:
@@ -815,22 +809,22 @@ shoal_err actor_kill(actor_runtime *rt, actor_id id)
     if (a == NULL)
         return SHOAL_ENOTFOUND;
     pthread_mutex_lock(&a->lock);
-    bool now = false;
+    bool now = false, wake = false;
     if (!a->dead && !a->kill_requested) {
-        a->kill_requested = true;
         a->kill_reason = (actor_exit){.kind = ACTOR_EXIT_KILLED};
-        if (a->restarting && !a->rebuilding) {
-            /* Between lives there is nothing to stop: end it here. */
-            a->restarting = false;
-            now = true;
-        } else {
-            sched__wake_locked(a);
-        }
+        a->kill_requested = true; /* after its reason: the runner reads */
+        /* Between lives there is nothing to stop: end it here, as the
+         * owner of the restarting actor. */
+        now = a->restarting && !a->owned;
+        a->owned = a->owned || now;
+        wake = !now;
     }
     pthread_mutex_unlock(&a->lock);
+    if (wake)
+        sched__notify(a);
     if (now) {
-        a->restart = ACTOR_RESTART_NEVER;
-        actor__finish(a, &a->kill_reason);
+        actor_exit why = {.kind = ACTOR_EXIT_KILLED};
+        finish_exit(a, &why, true);
     }
     actor__unref(a);
     return SHOAL_OK;
@@ -970,7 +964,9 @@ void actor_runtime_delete(actor_runtime *rt)
             continue;
         actor_exit why = {.kind = ACTOR_EXIT_KILLED};
         a->restart = ACTOR_RESTART_NEVER;
-        actor__finish(a, &why);
+        /* No thread but this one runs now: a restarting actor (whose
+         * restart timer stopped) is this thread's to end too. */
+        finish_exit(a, &why, a->restarting);
         actor__unref(a);
     }
     /* Calls from the embedder that will never be answered. */
@@ -1012,7 +1008,7 @@ shoal_err actor_info_get(actor_runtime *rt, actor_id id, actor_info *out)
     memset(out, 0, sizeof *out);
     pthread_mutex_lock(&a->lock);
     out->restarting = a->restarting;
-    out->mailbox = a->mb_count;
+    out->mailbox = mbox_count(&a->mb);
     out->has_exited = a->has_exited;
     out->last_exit = a->last_exit;
     bool dead = a->dead;
@@ -1028,7 +1024,7 @@ shoal_err actor_runtime_drain(actor_runtime *rt, int64_t timeout_ms)
 {
     atomic_store(&rt->draining, true);
     uint64_t deadline = sched__now_ns() + (uint64_t)timeout_ms * 1000000u;
-    while (atomic_load(&rt->handling) > 0) {
+    while (sched__handling(rt) > 0) {
         if (timeout_ms >= 0 && sched__now_ns() >= deadline)
             return SHOAL_ETIMEDOUT;
         struct timespec ts = {.tv_sec = 0, .tv_nsec = 1000000};

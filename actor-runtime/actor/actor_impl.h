@@ -9,6 +9,7 @@
 
 #include "actor.h"
 #include "arena.h"
+#include "mailbox.h"
 #include "shoal_msg.h"
 
 typedef struct actor actor;
@@ -23,12 +24,17 @@ typedef struct module_entry {
     struct module_entry *next;
 } module_entry;
 
-/* Where an actor is in scheduling. Changed under the actor's lock. */
-enum run_state {
-    RUN_IDLE,    /* waiting: in no queue, not running */
-    RUN_QUEUED,  /* in a run queue */
-    RUN_RUNNING, /* a worker runs it */
-    RUN_DEAD,
+/* Where an actor is in scheduling: bits of actor.run, changed only by
+ * read-modify-writes (sched.c says which and with which order).
+ *   0                     idle: in no queue, not running
+ *   RUN_NOTIFIED          queued: in exactly one run queue
+ *   RUN_RUNNING           a worker runs it
+ *   RUN_RUNNING|NOTIFIED  runs, and something for it arrived meanwhile
+ * RUN_DEAD is added when it exits for good: nothing enqueues it again. */
+enum {
+    RUN_RUNNING = 1u,
+    RUN_NOTIFIED = 2u,
+    RUN_DEAD = 4u,
 };
 
 /* What a suspended actor waits for. */
@@ -67,13 +73,13 @@ struct actor {
     actor_runtime *rt;
     atomic_int refs; /* the table's, plus every holder's */
 
-    pthread_mutex_t lock; /* everything below up to the execution state */
-    pthread_cond_t exited_cond;
-    enum run_state sched;
-    actor *next_run; /* run queue link */
+    atomic_uint run; /* RUN_* bits */
+    actor *next_run; /* link in the global run queue */
+    mailbox mb;      /* pushed by senders, popped by the runner */
 
-    shoal_msg *mb_head, *mb_tail; /* mailbox, arrival order */
-    uint32_t mb_count, mb_cap;
+    pthread_mutex_t lock; /* what follows up to the execution state, but
+                           * for the fields that say they are atomic */
+    pthread_cond_t exited_cond;
     shoal_msg *reply; /* the awaited reply, when it arrived */
 
     enum wait_kind wait;
@@ -83,7 +89,9 @@ struct actor {
     atomic_bool kill_requested; /* actor_kill or a failed link; read
                                  * without the lock by the running worker */
     actor_exit kill_reason;
-    bool dead;     /* exiting or exited: no more messages */
+    /* Exiting or exited: no more messages. Written under the lock, read
+     * without it by the worker that picks the actor up. */
+    atomic_bool dead;
     bool finished; /* exit complete: links and monitors told */
     actor_exit exit_reason;
     actor_exit last_exit; /* for actor_info, valid when has_exited */
@@ -127,8 +135,13 @@ struct actor {
     uint32_t max_restarts, restart_window_ms;
     uint32_t restarts;     /* in the current window */
     uint64_t window_start; /* ns */
-    bool restarting;       /* between an exit and its restart */
-    bool rebuilding;       /* the restart is making the Wasm state */
+    /* Between an exit and its restart: it has no Wasm state, and no worker
+     * touches it. Written under the lock; read without it by workers
+     * (acquire: the restart's new state is visible once it reads false). */
+    atomic_bool restarting;
+    /* A thread owns the restarting actor: its restart, making the Wasm
+     * state, or actor_kill, ending it. The other then leaves it alone. */
+    bool owned;
     /* For actor_info, read without the lock. */
     atomic_bool started;             /* phase READY since the last (re)start */
     atomic_uint total_restarts;      /* since spawn */
@@ -162,14 +175,17 @@ struct actor_runtime {
     wasm_store *host_store;
     struct abi_host *abi;
 
-    /* Run queue for actors made runnable off the workers. */
+    /* Run queue for actors made runnable off the workers, and for the
+     * overflow of the workers' own queues. */
     pthread_mutex_t sched_lock;
     pthread_cond_t sched_cond;
     actor *global_head, *global_tail;
     atomic_uint global_len; /* lets workers skip an empty global queue */
     atomic_uint sleeping;   /* workers waiting on sched_cond */
     atomic_bool draining;   /* actor_runtime_drain: no new handler calls */
-    atomic_long handling;   /* handler calls under way */
+    /* Handler calls ended off the workers (sched__call_ended); the workers
+     * count theirs in their own counters. */
+    atomic_uint_fast64_t calls_ended_off;
     bool stopping;
 
     /* Timers: a binary heap ordered by deadline, run by a timer thread. */
@@ -192,18 +208,16 @@ struct actor_runtime {
     atomic_uint_fast64_t next_ref;
 };
 
+/* sched.c: counts a handler call as ended, for actor_runtime_drain. */
+void sched__call_ended(actor_runtime *rt);
+
 /* The Wasm call under way in a is over (or abandoned). */
 static inline void actor__call_ended(actor *a)
 {
     if (a->in_call && a->calling == CALLING_HANDLE)
-        atomic_fetch_sub(&a->rt->handling, 1);
+        sched__call_ended(a->rt);
     a->in_call = false;
 }
-
-/* actor.c: the mailbox queue (a->lock held). */
-shoal_msg *actor__mb_pop(actor *a);
-void actor__mb_push(actor *a, shoal_msg *m);
-void actor__mb_push_front(actor *a, shoal_msg *m);
 
 /* actor.c */
 actor *actor__lookup(actor_runtime *rt, actor_id id); /* +1 ref, or NULL */
@@ -231,8 +245,23 @@ module_entry *actor__find_module(actor_runtime *rt, const char *name,
 shoal_err sched__start(actor_runtime *rt);
 void sched__stop(actor_runtime *rt); /* joins the threads */
 void sched__free(actor_runtime *rt);
-/* Makes a runnable if it is idle (call with a->lock held). */
-void sched__wake_locked(actor *a);
+/* Tells a that something for it arrived (a message, a reply, a timeout, a
+ * kill, its start): an idle actor goes into a run queue, a running one
+ * looks again before it goes idle. Call after making the work visible;
+ * with or without a->lock. */
+void sched__notify(actor *a);
+/* Handler calls under way (started and not ended), for draining. */
+int64_t sched__handling(actor_runtime *rt);
+/* The message pool of the calling thread's worker, or NULL off the
+ * workers. Messages made and freed on a worker go through it. */
+msg_pool *sched__pool(void);
+
+/* Frees a message, keeping its buffer in this thread's pool if it has one. */
+static inline void actor__msg_free(shoal_msg *m)
+{
+    msg_pool_free(sched__pool(), m);
+}
+
 /* Timers: after ms, wake actor id if its wait_seq is still seq; or time
  * out the embedder call corr (id 0). */
 void sched__timer_add(actor_runtime *rt, int64_t ms, actor_id id, uint64_t seq);
@@ -246,8 +275,9 @@ void abi__free_host(actor_runtime *rt);
 /* Resolves m's imports for an actor; imports has one entry per import. */
 shoal_err abi__link(actor_runtime *rt, const wasm_module *m,
                     wasm_extern *imports, shoal_errinfo *ei);
-/* Finishes a suspended host call of a whose wait is satisfied (a->lock
- * held): writes the result. Returns false if the wait goes on. */
+/* Finishes a suspended host call of a whose wait is satisfied (takes
+ * a->lock): writes the result. Returns false if the wait goes on. Only the
+ * worker running a calls it. */
 bool abi__complete_wait(actor *a);
 
 #endif

@@ -7,6 +7,30 @@
  * or steals from the head of another worker's. An actor that still has work
  * after its slice goes to the back of its worker's queue, so an actor
  * spinning forever gets one slice per round and cannot starve the others.
+ *
+ * An actor's scheduling state is one atomic word (actor.run, actor_impl.h),
+ * so waking an actor takes no lock: a sender pushes its message into the
+ * mailbox and then sets RUN_NOTIFIED with one read-modify-write. If the
+ * actor was idle, that sender enqueues it (and the queue holds a
+ * reference); if it was queued, there is nothing more to do; if it runs,
+ * its worker sees the bit when it tries to make it idle, and looks again.
+ * Only read-modify-writes change the word, and each reads the latest value,
+ * so a notification is never lost between a runner's last look and its
+ * going idle:
+ * - notify: release, so that the runner which later clears the bit
+ *   (acquire) sees what was pushed before it;
+ * - a turn's start: acquire, clearing RUN_NOTIFIED and setting RUN_RUNNING;
+ * - going idle: a compare-and-swap from exactly RUN_RUNNING to 0, release
+ *   (the next runner acquires this turn's writes through the word), which
+ *   fails if a notification came.
+ *
+ * The workers' queues are rings written at the tail by their owner alone
+ * and taken at the head with a compare-and-swap, by the owner or a thief
+ * (as Go's scheduler's local run queues). The global queue is a list under
+ * sched_lock; a worker takes a batch from it into its own queue, and moves
+ * half of its queue there when its ring is full. A worker that finds
+ * nothing spins briefly before it sleeps on sched_cond, so that a stream of
+ * wake-ups (a spawning embedder) does not pay a futex wake-up each.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -16,13 +40,30 @@
 
 #include "actor_impl.h"
 
+/* Slots of a worker's run queue (a power of two). */
+#define RUNQ_SIZE 256u
+/* Free message buffers a worker keeps per size class. */
+#define POOL_PER_CLASS 512u
+/* Rounds of looking for work (each after a short pause) before sleeping. */
+#define SPIN_ROUNDS 64
+#define SPIN_PAUSES 64
+
 struct worker {
     actor_runtime *rt;
     unsigned index;
     unsigned turns;
     pthread_t thread;
-    pthread_mutex_t lock;
-    actor *head, *tail;
+    bool started;   /* its thread runs (and sched__stop joins it) */
+    msg_pool *pool; /* this thread's message buffers */
+    /* Handler calls this worker started and ended: each has one writer
+     * (this worker); actor_runtime_drain adds them up. */
+    atomic_uint_fast64_t calls_started, calls_ended;
+    /* The run queue: actors in ring[head .. tail) (mod RUNQ_SIZE). tail is
+     * written by the owner only; head moves by compare-and-swap, by the
+     * owner or a thief. Both grow without bound and wrap modulo 2^32. */
+    _Alignas(64) atomic_uint head;
+    _Alignas(64) atomic_uint tail;
+    _Atomic(actor *) ring[RUNQ_SIZE];
 };
 
 typedef struct timer_entry {
@@ -39,163 +80,318 @@ uint64_t sched__now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* ---- run queues ---- */
+/* The worker this thread is, or NULL off the workers. Thread-local rather
+ * than shared state: it lets a wake-up made while an actor runs go to that
+ * actor's own worker, and a message go through that worker's pool. */
+static _Thread_local worker *this_worker;
 
-static void queue_push(actor **head, actor **tail, actor *a)
+msg_pool *sched__pool(void)
 {
-    a->next_run = NULL;
-    if (*tail)
-        (*tail)->next_run = a;
-    else
-        *head = a;
-    *tail = a;
+    return this_worker ? this_worker->pool : NULL;
 }
 
-static actor *queue_pop(actor **head, actor **tail)
+static void cpu_relax(void)
 {
-    actor *a = *head;
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ volatile("yield");
+#endif
+}
+
+/* ---- the global queue (sched_lock held) ---- */
+
+static void global_push_locked(actor_runtime *rt, actor *first, actor *last,
+                               unsigned n)
+{
+    last->next_run = NULL;
+    if (rt->global_tail)
+        rt->global_tail->next_run = first;
+    else
+        rt->global_head = first;
+    rt->global_tail = last;
+    /* Relaxed: a hint for workers, who take under the lock. */
+    atomic_fetch_add_explicit(&rt->global_len, n, memory_order_relaxed);
+}
+
+static actor *global_pop_locked(actor_runtime *rt)
+{
+    actor *a = rt->global_head;
     if (a) {
-        *head = a->next_run;
-        if (*head == NULL)
-            *tail = NULL;
+        rt->global_head = a->next_run;
+        if (rt->global_head == NULL)
+            rt->global_tail = NULL;
         a->next_run = NULL;
+        atomic_fetch_sub_explicit(&rt->global_len, 1, memory_order_relaxed);
     }
     return a;
 }
 
-/* Wakes one sleeping worker, if any sleeps. A worker going to sleep counts
- * itself under sched_lock and then checks every queue, so a push made
- * before this reads zero is seen by that check. */
-static void signal_sleeper(actor_runtime *rt)
+/* ---- a worker's run queue ---- */
+
+/* Owner only: puts a at the back; false when the ring is full. */
+static bool runq_put(worker *w, actor *a)
 {
-    if (atomic_load(&rt->sleeping) == 0)
+    unsigned t = atomic_load_explicit(&w->tail, memory_order_relaxed);
+    /* Acquire: a taker's read of the slot we may now reuse came first. */
+    unsigned h = atomic_load_explicit(&w->head, memory_order_acquire);
+    if (t - h >= RUNQ_SIZE)
+        return false;
+    atomic_store_explicit(&w->ring[t % RUNQ_SIZE], a, memory_order_relaxed);
+    /* Release: a taker that sees the new tail sees the slot. */
+    atomic_store_explicit(&w->tail, t + 1, memory_order_release);
+    return true;
+}
+
+/* The owner or a thief: takes the actor at the front, or NULL. */
+static actor *runq_take(worker *w)
+{
+    unsigned h = atomic_load_explicit(&w->head, memory_order_acquire);
+    for (;;) {
+        unsigned t = atomic_load_explicit(&w->tail, memory_order_acquire);
+        unsigned n = t - h;
+        if (n == 0)
+            return NULL;
+        if (n > RUNQ_SIZE) { /* head moved on since we read it */
+            h = atomic_load_explicit(&w->head, memory_order_acquire);
+            continue;
+        }
+        actor *a =
+            atomic_load_explicit(&w->ring[h % RUNQ_SIZE], memory_order_relaxed);
+        /* Release: our read of the slot comes before the owner reuses it
+         * (runq_put acquires head). */
+        if (atomic_compare_exchange_weak_explicit(&w->head, &h, h + 1,
+                                                  memory_order_acq_rel,
+                                                  memory_order_acquire))
+            return a;
+    }
+}
+
+static bool runq_empty(worker *w)
+{
+    return atomic_load_explicit(&w->tail, memory_order_acquire) ==
+           atomic_load_explicit(&w->head, memory_order_acquire);
+}
+
+static unsigned runq_len(worker *w)
+{
+    unsigned h = atomic_load_explicit(&w->head, memory_order_acquire);
+    unsigned t = atomic_load_explicit(&w->tail, memory_order_acquire);
+    return t - h <= RUNQ_SIZE ? t - h : 0;
+}
+
+/* Wakes one sleeping worker, if any sleeps. The seq_cst fence orders the
+ * push made before against the read of `sleeping`; a worker going to sleep
+ * counts itself and then (after a fence of its own) checks every queue, so
+ * one of the two sees the other. */
+static void wake_sleeper(actor_runtime *rt)
+{
+    atomic_thread_fence(memory_order_seq_cst);
+    if (atomic_load_explicit(&rt->sleeping, memory_order_relaxed) == 0)
         return;
     pthread_mutex_lock(&rt->sched_lock);
     pthread_cond_signal(&rt->sched_cond);
     pthread_mutex_unlock(&rt->sched_lock);
 }
 
-/* Puts a preempted actor (now RUN_QUEUED) at the back of w's queue, and
- * lets a sleeping worker come and steal it. */
-static void requeue(worker *w, actor *a)
+/* Owner only: the ring is full; moves half of it and a to the global
+ * queue, in order, in one visit. */
+static void runq_overflow(worker *w, actor *a)
 {
-    pthread_mutex_lock(&w->lock);
-    queue_push(&w->head, &w->tail, a);
-    pthread_mutex_unlock(&w->lock);
-    signal_sleeper(w->rt);
-}
-
-/* The worker this thread is, or NULL off the workers. Thread-local rather
- * than shared state: it only lets a wake-up made while an actor runs go to
- * that actor's own worker. */
-static _Thread_local worker *this_worker;
-
-/* Is there something for a to do now? (a->lock held) */
-static bool has_work(const actor *a)
-{
-    if (a->restarting)
-        return false; /* no Wasm state until the restart timer fires */
-    if (a->kill_requested || a->phase != PHASE_READY)
-        return true;
-    if (!a->in_call &&
-        atomic_load_explicit(&a->rt->draining, memory_order_relaxed))
-        return false; /* draining: no new handler calls */
-    if (a->in_call) {
-        switch (a->wait) {
-        case WAIT_NONE:
-        case WAIT_YIELD:
-            return true;
-        case WAIT_RECEIVE:
-            return a->mb_head != NULL || a->timed_out;
-        case WAIT_CALL:
-            return a->reply != NULL || a->timed_out;
+    actor_runtime *rt = w->rt;
+    actor *first = NULL, *last = NULL;
+    unsigned n = 0;
+    for (;;) {
+        unsigned h = atomic_load_explicit(&w->head, memory_order_acquire);
+        unsigned t = atomic_load_explicit(&w->tail, memory_order_relaxed);
+        unsigned half = (t - h) / 2;
+        if (half == 0)
+            break;
+        actor *batch[RUNQ_SIZE / 2];
+        for (unsigned i = 0; i < half; i++)
+            batch[i] = atomic_load_explicit(&w->ring[(h + i) % RUNQ_SIZE],
+                                            memory_order_relaxed);
+        if (!atomic_compare_exchange_strong_explicit(&w->head, &h, h + half,
+                                                     memory_order_acq_rel,
+                                                     memory_order_acquire))
+            continue; /* a thief took some: count again */
+        for (unsigned i = 0; i < half; i++) {
+            if (last)
+                last->next_run = batch[i];
+            else
+                first = batch[i];
+            last = batch[i];
         }
+        n = half;
+        break;
     }
-    /* Between messages: a reactive actor runs when mail is there. */
-    return a->handle != NULL && a->mb_head != NULL;
-}
-
-void sched__wake_locked(actor *a)
-{
-    if (a->sched != RUN_IDLE || !has_work(a))
-        return;
-    actor_runtime *rt = a->rt;
-    worker *w = this_worker;
-    if (w && w->rt == rt) {
-        /* Woken by an actor running here (a send, a reply): it runs on
-         * this worker next, without a cross-thread hand-off. Another worker
-         * is woken only when this one already has work queued. */
-        a->sched = RUN_QUEUED;
-        atomic_fetch_add(&a->refs, 1); /* the queue's */
-        pthread_mutex_lock(&w->lock);
-        bool busy = w->head != NULL;
-        queue_push(&w->head, &w->tail, a);
-        pthread_mutex_unlock(&w->lock);
-        if (busy)
-            signal_sleeper(rt);
-        return;
-    }
-    /* From outside the workers (the embedder, the timer thread). */
+    if (last)
+        last->next_run = a;
+    else
+        first = a;
     pthread_mutex_lock(&rt->sched_lock);
-    if (!rt->stopping) {
-        a->sched = RUN_QUEUED;
-        atomic_fetch_add(&a->refs, 1); /* the queue's */
-        queue_push(&rt->global_head, &rt->global_tail, a);
-        atomic_fetch_add(&rt->global_len, 1);
-        if (atomic_load(&rt->sleeping))
-            pthread_cond_signal(&rt->sched_cond);
-    }
+    global_push_locked(rt, first, a, n + 1);
+    if (atomic_load_explicit(&rt->sleeping, memory_order_relaxed))
+        pthread_cond_signal(&rt->sched_cond);
     pthread_mutex_unlock(&rt->sched_lock);
 }
 
-static actor *take_local(worker *w)
+/* Owner only: puts a (RUN_NOTIFIED, holding a queue reference) at the back
+ * of w's queue. Another worker is woken only when w already has other work
+ * queued: then there is something for it to take. */
+static void enqueue_local(worker *w, actor *a)
 {
-    pthread_mutex_lock(&w->lock);
-    actor *a = queue_pop(&w->head, &w->tail);
-    pthread_mutex_unlock(&w->lock);
-    return a;
+    bool busy = !runq_empty(w);
+    if (!runq_put(w, a)) {
+        runq_overflow(w, a);
+        return;
+    }
+    if (busy)
+        wake_sleeper(w->rt);
 }
 
-static actor *take_global(actor_runtime *rt)
+/* From outside the workers (the embedder, the timer thread). */
+static void enqueue_global(actor_runtime *rt, actor *a)
 {
+    pthread_mutex_lock(&rt->sched_lock);
+    if (rt->stopping) {
+        /* No worker will run it: the queue's reference goes now. The
+         * runtime finishes every actor itself (actor_runtime_delete). */
+        pthread_mutex_unlock(&rt->sched_lock);
+        actor__unref(a);
+        return;
+    }
+    global_push_locked(rt, a, a, 1);
+    if (atomic_load_explicit(&rt->sleeping, memory_order_relaxed))
+        pthread_cond_signal(&rt->sched_cond);
+    pthread_mutex_unlock(&rt->sched_lock);
+}
+
+void sched__notify(actor *a)
+{
+    /* Release: see the file comment. */
+    unsigned old =
+        atomic_fetch_or_explicit(&a->run, RUN_NOTIFIED, memory_order_release);
+    if (old != 0)
+        return; /* queued, running (it will look again) or dead */
+    /* Idle until now: this caller enqueues it. Relaxed, as every
+     * increment of a count the caller already holds a reference of. */
+    atomic_fetch_add_explicit(&a->refs, 1, memory_order_relaxed);
+    worker *w = this_worker;
+    if (w && w->rt == a->rt)
+        enqueue_local(w, a); /* runs next on this worker, no hand-off */
+    else
+        enqueue_global(a->rt, a);
+}
+
+/* Takes up to a fair share of the global queue into w's own: one to run
+ * now, the rest behind what w has. */
+static actor *take_global(worker *w)
+{
+    actor_runtime *rt = w->rt;
     if (atomic_load_explicit(&rt->global_len, memory_order_relaxed) == 0)
         return NULL; /* a stale zero is caught by the sleep check */
     pthread_mutex_lock(&rt->sched_lock);
-    actor *a = queue_pop(&rt->global_head, &rt->global_tail);
-    if (a)
-        atomic_fetch_sub(&rt->global_len, 1);
+    unsigned len = atomic_load_explicit(&rt->global_len, memory_order_relaxed);
+    unsigned n = len / rt->nworkers + 1;
+    unsigned room = RUNQ_SIZE - runq_len(w);
+    if (n > room / 2)
+        n = room / 2;
+    actor *a = global_pop_locked(rt);
+    for (unsigned i = 1; a && i < n; i++) {
+        actor *b = global_pop_locked(rt);
+        if (b == NULL)
+            break;
+        runq_put(w, b); /* fits: n is at most half the room */
+    }
     pthread_mutex_unlock(&rt->sched_lock);
     return a;
 }
 
-/* The next actor for w. The local queue (preempted actors) and the global
- * queue (woken actors) take turns, so neither can starve the other: a busy
- * loop stays in the local queue while a message rally flows through the
- * global one. */
+/* The next actor for w. Its own queue and the global queue take turns, so
+ * neither can starve the other; then it steals from the others. */
 static actor *take(worker *w)
 {
     actor_runtime *rt = w->rt;
     actor *a;
     if (++w->turns & 1)
-        a = take_local(w);
+        a = runq_take(w);
     else
-        a = take_global(rt);
+        a = take_global(w);
     if (a == NULL)
-        a = (w->turns & 1) ? take_global(rt) : take_local(w);
+        a = (w->turns & 1) ? take_global(w) : runq_take(w);
     if (a)
         return a;
     for (unsigned i = 1; i < rt->nworkers; i++) {
-        worker *v = &rt->workers[(w->index + i) % rt->nworkers];
-        pthread_mutex_lock(&v->lock);
-        a = queue_pop(&v->head, &v->tail);
-        pthread_mutex_unlock(&v->lock);
+        a = runq_take(&rt->workers[(w->index + i) % rt->nworkers]);
         if (a)
             return a;
     }
     return NULL;
 }
 
+static bool any_work(actor_runtime *rt)
+{
+    if (atomic_load_explicit(&rt->global_len, memory_order_relaxed))
+        return true;
+    for (unsigned i = 0; i < rt->nworkers; i++)
+        if (!runq_empty(&rt->workers[i]))
+            return true;
+    return false;
+}
+
+/* ---- handler calls, for draining ---- */
+
+static void call_started(worker *w)
+{
+    /* One writer: a load and a store. Release: paired with the acquire
+     * loads of sched__handling. */
+    uint_fast64_t n =
+        atomic_load_explicit(&w->calls_started, memory_order_relaxed);
+    atomic_store_explicit(&w->calls_started, n + 1, memory_order_release);
+}
+
+void sched__call_ended(actor_runtime *rt)
+{
+    worker *w = this_worker;
+    if (w && w->rt == rt) {
+        uint_fast64_t n =
+            atomic_load_explicit(&w->calls_ended, memory_order_relaxed);
+        atomic_store_explicit(&w->calls_ended, n + 1, memory_order_release);
+    } else {
+        atomic_fetch_add_explicit(&rt->calls_ended_off, 1,
+                                  memory_order_release);
+    }
+}
+
+int64_t sched__handling(actor_runtime *rt)
+{
+    /* Every end first, then every start: a call whose end is counted here
+     * had started before (its start happens before its end, and both are
+     * release stores read with acquire), so it is counted among the
+     * starts, and the difference is never below the calls under way that
+     * started before the starts were read. */
+    uint64_t ended =
+        atomic_load_explicit(&rt->calls_ended_off, memory_order_acquire);
+    for (unsigned i = 0; i < rt->nworkers; i++)
+        ended += atomic_load_explicit(&rt->workers[i].calls_ended,
+                                      memory_order_acquire);
+    uint64_t started = 0;
+    for (unsigned i = 0; i < rt->nworkers; i++)
+        started += atomic_load_explicit(&rt->workers[i].calls_started,
+                                        memory_order_acquire);
+    return (int64_t)(started - ended);
+}
+
 /* ---- running an actor ---- */
+
+/* How a turn ended. */
+enum turn_end {
+    TURN_IDLE,      /* nothing to do now: waiting, or no message to take */
+    TURN_SPENT,     /* the slice ran out between two calls */
+    TURN_PREEMPTED, /* stopped within a call (fuel, yield): more to do */
+    TURN_EXITED,    /* its life ended (an exit, maybe then a restart) */
+};
 
 static void exit_with(actor *a, actor_exit_kind kind, int32_t code,
                       wasm_trap trap)
@@ -217,12 +413,10 @@ static bool begin(actor *a, wasm_func *f, enum actor_calling calling,
 /* Takes the next message of a reactive actor and calls shoal_handle. */
 static bool begin_handle(actor *a)
 {
-    pthread_mutex_lock(&a->lock);
-    shoal_msg *m = actor__mb_pop(a);
-    pthread_mutex_unlock(&a->lock);
+    shoal_msg *m = mbox_pop(&a->mb);
     if (m == NULL)
         return false;
-    msg_free(a->current);
+    actor__msg_free(a->current);
     a->current = m;
     if (m->kind == MSG_REQUEST)
         actor__open_request(a, m);
@@ -249,7 +443,7 @@ static bool start_next_call(actor *a)
         a->phase = PHASE_MAIN;
         if (a->init) {
             uint64_t arg = a->init_msg ? a->init_msg->len : 0;
-            msg_free(a->current);
+            actor__msg_free(a->current);
             a->current = a->init_msg;
             a->init_msg = NULL;
             return begin(a, a->init, CALLING_HANDLE, &arg, 1);
@@ -257,9 +451,7 @@ static bool start_next_call(actor *a)
         if (a->init_msg) {
             /* Without shoal_init the init message is the first message of
              * the mailbox (kind INIT). */
-            pthread_mutex_lock(&a->lock);
-            actor__mb_push_front(a, a->init_msg);
-            pthread_mutex_unlock(&a->lock);
+            mbox_push_front(&a->mb, a->init_msg);
             a->init_msg = NULL;
         }
         /* fall through */
@@ -293,63 +485,60 @@ static bool call_done(actor *a)
     return true;
 }
 
-/* Runs a for up to one slice. Returns false when that ended its life (an
- * exit, maybe followed by a restart). */
-static bool run_slice(worker *w, actor *a)
+/* Runs a until *slice is spent or it has nothing to do. */
+static enum turn_end run_slice(worker *w, actor *a, int64_t *slice)
 {
-    actor_runtime *rt = w->rt;
-    int64_t slice = rt->cfg.fuel_slice;
     for (;;) {
-        if (a->kill_requested) {
+        if (atomic_load_explicit(&a->kill_requested, memory_order_acquire)) {
             pthread_mutex_lock(&a->lock);
             actor_exit why = a->kill_reason;
             pthread_mutex_unlock(&a->lock);
             actor__finish(a, &why);
-            return false;
+            return TURN_EXITED;
         }
         /* Only this thread changes `wait` while the actor runs. */
-        if (a->in_call && a->wait != WAIT_NONE) {
-            pthread_mutex_lock(&a->lock);
-            bool ready = abi__complete_wait(a);
-            pthread_mutex_unlock(&a->lock);
-            if (!ready)
-                return true; /* still waiting */
-        }
+        if (a->in_call && a->wait != WAIT_NONE && !abi__complete_wait(a))
+            return TURN_IDLE; /* still waiting */
         if (!a->in_call) {
-            if (slice <= 0)
-                return true; /* more messages wait for the next turn */
+            if (*slice <= 0)
+                return TURN_SPENT;
             if (!start_next_call(a))
-                return true;
+                return TURN_IDLE;
             a->in_call = true;
             if (a->calling == CALLING_HANDLE)
-                atomic_fetch_add(&rt->handling, 1);
+                call_started(w);
         }
-        int64_t fuel = slice < a->budget ? slice : a->budget;
+        int64_t fuel = *slice < a->budget ? *slice : a->budget;
         if (fuel < 1)
             fuel = 1;
         wasm_exec_set_fuel(a->x, fuel);
         uint64_t before = wasm_exec_fuel_used(a->x);
         wasm_status st = wasm_exec_run(a->x);
         int64_t used = (int64_t)(wasm_exec_fuel_used(a->x) - before);
-        slice -= used;
+        *slice -= used;
         a->budget -= used;
-        atomic_fetch_add_explicit(&a->fuel_total, (uint64_t)used,
-                                  memory_order_relaxed);
+        /* One writer (the runner): a load and a store; readers tolerate a
+         * count a turn behind. */
+        atomic_store_explicit(
+            &a->fuel_total,
+            atomic_load_explicit(&a->fuel_total, memory_order_relaxed) +
+                (uint64_t)used,
+            memory_order_relaxed);
         switch (st) {
         case WASM_DONE:
             actor__call_ended(a);
             if (!call_done(a))
-                return false;
+                return TURN_EXITED;
             break;
         case WASM_OUT_OF_FUEL:
             if (a->budget <= 0) {
                 exit_with(a, ACTOR_EXIT_FUEL, 0, WASM_TRAP_NONE);
-                return false;
+                return TURN_EXITED;
             }
-            return true; /* preempted: back of the queue */
+            return TURN_PREEMPTED; /* back of the queue */
         case WASM_SUSPENDED:
             if (a->wait == WAIT_YIELD)
-                return true;
+                return TURN_PREEMPTED;
             break; /* the loop completes the wait if it can */
         case WASM_TRAPPED: {
             actor__call_ended(a);
@@ -361,47 +550,101 @@ static bool run_slice(worker *w, actor *a)
             } else {
                 exit_with(a, ACTOR_EXIT_TRAP, 0, t);
             }
-            return false;
+            return TURN_EXITED;
         }
         }
     }
 }
 
+/* Puts a, still running, at the back of w's queue (keeping the queue's
+ * reference). */
+static void requeue(worker *w, actor *a)
+{
+    unsigned s = atomic_load_explicit(&a->run, memory_order_relaxed);
+    /* Release: the next runner acquires this turn's writes. */
+    while (!atomic_compare_exchange_weak_explicit(
+        &a->run, &s, (s & ~RUN_RUNNING) | RUN_NOTIFIED, memory_order_release,
+        memory_order_relaxed))
+        ;
+    enqueue_local(w, a);
+}
+
+/* One turn of a, taken from a queue (RUN_NOTIFIED set, holding the queue's
+ * reference, which it gives back or passes on). */
 static void run_actor(worker *w, actor *a)
 {
-    pthread_mutex_lock(&a->lock);
-    if (a->sched == RUN_DEAD) {
-        pthread_mutex_unlock(&a->lock);
-        actor__unref(a); /* the queue's reference */
-        return;
+    unsigned s = atomic_load_explicit(&a->run, memory_order_relaxed);
+    /* Acquire: the work notified, and the previous turn's writes. */
+    while (!atomic_compare_exchange_weak_explicit(
+        &a->run, &s, (s & ~RUN_NOTIFIED) | RUN_RUNNING, memory_order_acquire,
+        memory_order_relaxed))
+        ;
+    int64_t slice = w->rt->cfg.fuel_slice;
+    for (;;) {
+        enum turn_end end = TURN_IDLE;
+        /* A restarting actor has no Wasm state (the restart builds it);
+         * a dead one is done. Neither is touched here. Acquire: see the
+         * field comments. */
+        if (!atomic_load_explicit(&a->restarting, memory_order_acquire) &&
+            !atomic_load_explicit(&a->dead, memory_order_acquire))
+            end = run_slice(w, a, &slice);
+        if (atomic_load_explicit(&a->dead, memory_order_acquire)) {
+            actor__unref(a); /* RUN_DEAD keeps it out of the queues */
+            return;
+        }
+        if (end == TURN_PREEMPTED ||
+            (end == TURN_SPENT && !mbox_empty(&a->mb))) {
+            requeue(w, a);
+            return;
+        }
+        unsigned running = RUN_RUNNING;
+        /* Release: the next runner acquires this turn's writes. */
+        if (atomic_compare_exchange_strong_explicit(&a->run, &running, 0,
+                                                    memory_order_release,
+                                                    memory_order_relaxed)) {
+            actor__unref(a);
+            return;
+        }
+        /* Notified while it ran: take the notification and look again,
+         * in this turn while the slice lasts. Acquire: what was notified. */
+        atomic_fetch_and_explicit(&a->run, ~RUN_NOTIFIED, memory_order_acquire);
+        if (slice <= 0) {
+            requeue(w, a);
+            return;
+        }
     }
-    a->sched = RUN_RUNNING;
-    pthread_mutex_unlock(&a->lock);
+}
 
-    run_slice(w, a);
-
-    pthread_mutex_lock(&a->lock);
-    if (a->dead) {
-        a->sched = RUN_DEAD;
-        pthread_mutex_unlock(&a->lock);
-        actor__unref(a);
-        return;
+/* Sleeps until there may be work; false when the runtime stops. */
+static bool sleep_until_work(worker *w)
+{
+    actor_runtime *rt = w->rt;
+    for (int i = 0; i < SPIN_ROUNDS; i++) {
+        for (int k = 0; k < SPIN_PAUSES; k++)
+            cpu_relax();
+        if (any_work(rt))
+            return true;
     }
-    if (has_work(a)) {
-        a->sched = RUN_QUEUED;
-        pthread_mutex_unlock(&a->lock);
-        requeue(w, a); /* keeps the queue's reference */
-        return;
+    pthread_mutex_lock(&rt->sched_lock);
+    if (rt->stopping) {
+        pthread_mutex_unlock(&rt->sched_lock);
+        return false;
     }
-    a->sched = RUN_IDLE;
-    pthread_mutex_unlock(&a->lock);
-    actor__unref(a);
+    atomic_fetch_add_explicit(&rt->sleeping, 1, memory_order_seq_cst);
+    /* Pairs with wake_sleeper's fence: a push made before a pusher read
+     * `sleeping` as zero is visible to the check below. */
+    atomic_thread_fence(memory_order_seq_cst);
+    if (rt->global_head == NULL && !any_work(rt))
+        pthread_cond_wait(&rt->sched_cond, &rt->sched_lock);
+    atomic_fetch_sub_explicit(&rt->sleeping, 1, memory_order_relaxed);
+    bool go_on = !rt->stopping;
+    pthread_mutex_unlock(&rt->sched_lock);
+    return go_on;
 }
 
 static void *worker_main(void *arg)
 {
     worker *w = arg;
-    actor_runtime *rt = w->rt;
     this_worker = w;
     for (;;) {
         actor *a = take(w);
@@ -409,24 +652,8 @@ static void *worker_main(void *arg)
             run_actor(w, a);
             continue;
         }
-        pthread_mutex_lock(&rt->sched_lock);
-        if (rt->stopping) {
-            pthread_mutex_unlock(&rt->sched_lock);
+        if (!sleep_until_work(w))
             return NULL;
-        }
-        atomic_fetch_add(&rt->sleeping, 1);
-        /* Re-check under the lock: a push that happened before we counted
-         * ourselves asleep is visible now; a later one will signal. */
-        bool any = rt->global_head != NULL;
-        for (unsigned i = 0; !any && i < rt->nworkers; i++) {
-            pthread_mutex_lock(&rt->workers[i].lock);
-            any = rt->workers[i].head != NULL;
-            pthread_mutex_unlock(&rt->workers[i].lock);
-        }
-        if (!any)
-            pthread_cond_wait(&rt->sched_cond, &rt->sched_lock);
-        atomic_fetch_sub(&rt->sleeping, 1);
-        pthread_mutex_unlock(&rt->sched_lock);
     }
 }
 
@@ -523,11 +750,12 @@ static void timer_fire(actor_runtime *rt, const timer_entry *e)
         return;
     }
     pthread_mutex_lock(&a->lock);
-    if (a->wait_seq == e->seq && a->wait != WAIT_NONE) {
+    bool fired = a->wait_seq == e->seq && a->wait != WAIT_NONE;
+    if (fired)
         a->timed_out = true;
-        sched__wake_locked(a);
-    }
     pthread_mutex_unlock(&a->lock);
+    if (fired)
+        sched__notify(a);
     actor__unref(a);
 }
 
@@ -579,25 +807,34 @@ shoal_err sched__start(actor_runtime *rt)
     pthread_mutex_init(&rt->sched_lock, NULL);
     pthread_cond_init(&rt->sched_cond, NULL);
 
-    rt->workers = calloc(rt->nworkers, sizeof *rt->workers);
+    /* Aligned as the queue's cache-line-separated head and tail ask. */
+    size_t bytes = rt->nworkers * sizeof *rt->workers;
+    rt->workers = aligned_alloc(_Alignof(worker), bytes);
     if (rt->workers == NULL)
         return SHOAL_ENOMEM;
+    memset(rt->workers, 0, bytes);
     for (unsigned i = 0; i < rt->nworkers; i++) {
-        rt->workers[i].rt = rt;
-        rt->workers[i].index = i;
-        pthread_mutex_init(&rt->workers[i].lock, NULL);
+        worker *w = &rt->workers[i];
+        w->rt = rt;
+        w->index = i;
+        atomic_init(&w->head, 0);
+        atomic_init(&w->tail, 0);
+        atomic_init(&w->calls_started, 0);
+        atomic_init(&w->calls_ended, 0);
+        for (unsigned k = 0; k < RUNQ_SIZE; k++)
+            atomic_init(&w->ring[k], NULL);
+        w->pool = msg_pool_new(POOL_PER_CLASS);
+        if (w->pool == NULL)
+            return SHOAL_ENOMEM; /* sched__free frees the pools made */
     }
-    if (pthread_create(&rt->timer_thread, NULL, timer_main, rt) != 0) {
-        rt->nworkers = 0;
+    if (pthread_create(&rt->timer_thread, NULL, timer_main, rt) != 0)
         return SHOAL_ENOMEM;
-    }
     rt->timer_started = true;
     for (unsigned i = 0; i < rt->nworkers; i++) {
         if (pthread_create(&rt->workers[i].thread, NULL, worker_main,
-                           &rt->workers[i]) != 0) {
-            rt->nworkers = i; /* stop joins only those that started */
+                           &rt->workers[i]) != 0)
             return SHOAL_ENOMEM;
-        }
+        rt->workers[i].started = true; /* sched__stop joins it */
     }
     return SHOAL_OK;
 }
@@ -609,7 +846,8 @@ void sched__stop(actor_runtime *rt)
     pthread_cond_broadcast(&rt->sched_cond);
     pthread_mutex_unlock(&rt->sched_lock);
     for (unsigned i = 0; i < rt->nworkers; i++)
-        pthread_join(rt->workers[i].thread, NULL);
+        if (rt->workers[i].started)
+            pthread_join(rt->workers[i].thread, NULL);
 
     if (rt->timer_started) {
         pthread_mutex_lock(&rt->timer_lock);
@@ -625,12 +863,12 @@ void sched__free(actor_runtime *rt)
     /* Actors still queued lose the queues' references. */
     for (unsigned i = 0; i < rt->nworkers; i++) {
         actor *a;
-        while ((a = queue_pop(&rt->workers[i].head, &rt->workers[i].tail)))
+        while ((a = runq_take(&rt->workers[i])))
             actor__unref(a);
-        pthread_mutex_destroy(&rt->workers[i].lock);
+        msg_pool_delete(rt->workers[i].pool);
     }
     actor *a;
-    while ((a = queue_pop(&rt->global_head, &rt->global_tail)))
+    while ((a = global_pop_locked(rt)))
         actor__unref(a);
     free(rt->workers);
     rt->workers = NULL;
