@@ -528,6 +528,7 @@ static void conn_process(http_conn *c)
     if (c->in_process || c->handles_closing)
         return;
     c->in_process = true;
+    c->kick = false; /* whatever it was due for happens now */
     while (!c->handles_closing) {
         if (c->reject_status != 0 && c->state == CONN_READING) {
             int status = c->reject_status;

@@ -44,7 +44,9 @@ enum route_kind {
     R_SLOW,
     R_BAD,
     R_CUSTOM,
-    R_EMPTY
+    R_EMPTY,
+    R_HOLD,
+    R_RELEASE
 };
 
 typedef struct fixture fixture;
@@ -72,10 +74,12 @@ struct fixture {
     test_server main, tiny;
     delayed *pending;
     int servers_open;
+    http_exchange held[4]; /* by /hold, answered by /release */
+    size_t n_held;
 };
 
-static const int route_kinds[] = {R_ECHO, R_NEVER, R_LATE,   R_FAIL,
-                                  R_SLOW, R_BAD,   R_CUSTOM, R_EMPTY};
+static const int route_kinds[] = {R_ECHO, R_NEVER,  R_LATE,  R_FAIL, R_SLOW,
+                                  R_BAD,  R_CUSTOM, R_EMPTY, R_HOLD, R_RELEASE};
 
 /* ---- the dispatcher (loop thread) ---- */
 
@@ -267,6 +271,18 @@ static void dispatch(void *ctx, void *route_ctx, http_exchange ex,
     case R_BAD:
         respond_bad(ts, ex, query, qlen);
         break;
+    case R_HOLD:
+        assert_true(ts->f->n_held < 4);
+        ts->f->held[ts->f->n_held++] = ex;
+        break;
+    case R_RELEASE:
+        /* Answers other connections' exchanges from inside this one's
+         * dispatch, then this one. */
+        for (size_t i = 0; i < ts->f->n_held; i++)
+            respond_text(ts, ts->f->held[i], 200, "released", 8);
+        ts->f->n_held = 0;
+        respond_text(ts, ex, 200, "release", 7);
+        break;
     case R_CUSTOM: {
         api_writer w;
         api_writer_init(&w);
@@ -362,6 +378,8 @@ static int setup(void **state)
     add_route(&f->main, addr, "/bad", R_BAD);
     add_route(&f->main, addr, "/custom", R_CUSTOM);
     add_route(&f->main, addr, "/empty", R_EMPTY);
+    add_route(&f->main, addr, "/hold", R_HOLD);
+    add_route(&f->main, addr, "/release", R_RELEASE);
 
     http_limits tiny = {.max_connections = 2, .keepalive_ms = 5000};
     f->tiny.f = f;
@@ -1003,6 +1021,28 @@ static void test_actor_headers(void **state)
     cl_free(cl);
 }
 
+/* An exchange answered while another connection's request is being
+ * dispatched: its connection goes on with its next request afterwards. */
+static void test_answer_from_other_dispatch(void **state)
+{
+    fixture *f = *state;
+    response *r = new_response();
+    client *a = cl_connect(f->main.port);
+    cl_sends(a, "GET /hold HTTP/1.1\r\nHost: t\r\n\r\n"
+                "GET /echo/next HTTP/1.1\r\nHost: t\r\n\r\n");
+    usleep(50000);
+    client *b = cl_connect(f->main.port);
+    get(b, "/release", r);
+    assert_string_equal(r->body, "release");
+    assert_true(cl_read(a, r, false));
+    assert_string_equal(r->body, "released");
+    assert_true(cl_read(a, r, false));
+    assert_non_null(strstr(r->body, "path /echo/next\n"));
+    cl_free(a);
+    cl_free(b);
+    free(r);
+}
+
 static void test_expect_continue(void **state)
 {
     fixture *f = *state;
@@ -1246,6 +1286,7 @@ int main(void)
         cmocka_unit_test(test_bad_response),
         cmocka_unit_test(test_actor_headers),
         cmocka_unit_test(test_expect_continue),
+        cmocka_unit_test(test_answer_from_other_dispatch),
         cmocka_unit_test(test_client_goes_away),
         cmocka_unit_test(test_idle_close),
         cmocka_unit_test(test_max_connections),
