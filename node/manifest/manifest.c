@@ -349,11 +349,11 @@ static shoal_err read_string_map(manifest__ctx *c, const ynode *n, bool labels,
         size_t value_len;
         err = scalar_text(c, k, "a string", &keys[i].s, &keys[i].len);
         if (err != SHOAL_OK)
-            goto done;
+            goto free_keys;
         keys[i].n = k;
         err = scalar_text(c, k->next, "a string", &value, &value_len);
         if (err != SHOAL_OK)
-            goto done;
+            goto free_keys;
         if (!labels)
             continue;
         char got[64];
@@ -363,7 +363,7 @@ static shoal_err read_string_map(manifest__ctx *c, const ynode *n, bool labels,
                                  "expected a label key (letters, digits, "
                                  "'-', '_', '.', '/', at most 63), got %s",
                                  got);
-            goto done;
+            goto free_keys;
         }
         if (!manifest__label_value_ok(value, value_len)) {
             manifest__quote(got, sizeof got, value, value_len);
@@ -371,7 +371,7 @@ static shoal_err read_string_map(manifest__ctx *c, const ynode *n, bool labels,
                                  "expected a label value (letters, digits, "
                                  "'-', '_', '.', at most 63), got %s",
                                  got);
-            goto done;
+            goto free_keys;
         }
     }
     const named *first, *dup = first_repeat(keys, count, &first);
@@ -379,14 +379,14 @@ static shoal_err read_string_map(manifest__ctx *c, const ynode *n, bool labels,
         err = manifest__fail(c, dup->n, NULL,
                              "duplicate key (first at line %zu, column %zu)",
                              first->n->line + 1, first->n->column + 1);
-        goto done;
+        goto free_keys;
     }
     if (!labels)
-        goto done;
+        goto free_keys;
     *out = calloc(count, sizeof **out);
     if (*out == NULL) {
         err = manifest__nomem(c);
-        goto done;
+        goto free_keys;
     }
     for (const ynode *k = n->first; k != NULL; k = k->next->next) {
         manifest_label *l = &(*out)[*nout];
@@ -396,11 +396,11 @@ static shoal_err read_string_map(manifest__ctx *c, const ynode *n, bool labels,
             free(l->key);
             free(l->value);
             err = manifest__nomem(c);
-            goto done;
+            goto free_keys;
         }
         (*nout)++;
     }
-done:
+free_keys:
     free(keys);
     return err;
 }
@@ -813,14 +813,14 @@ shoal_err manifest_parse(const char *text, size_t len, const char *file,
     manifest_app *app = NULL;
     shoal_err err = manifest__load(&c, &root);
     if (err != SHOAL_OK)
-        goto done;
+        goto free_tree;
     app = calloc(1, sizeof *app);
     if (app == NULL) {
         err = manifest__nomem(&c);
-        goto done;
+        goto free_tree;
     }
     err = read_app(&c, root, app);
-done:
+free_tree:
     manifest__arena_free(&c.arena);
     if (err != SHOAL_OK) {
         manifest_free(app);

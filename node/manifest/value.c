@@ -388,12 +388,12 @@ static shoal_err pack_map(packing *pg, const ynode *n, unsigned depth)
         entries[i].key_off = pg->sb.size - base;
         err = pack_key(pg, k);
         if (err != SHOAL_OK)
-            goto done;
+            goto free_scratch;
         entries[i].key_len = pg->sb.size - base - entries[i].key_off;
         entries[i].value_off = pg->sb.size - base;
         err = pack_node(pg, k->next, depth);
         if (err != SHOAL_OK)
-            goto done;
+            goto free_scratch;
         entries[i].value_len = pg->sb.size - base - entries[i].value_off;
     }
 
@@ -402,7 +402,7 @@ static shoal_err pack_map(packing *pg, const ynode *n, unsigned depth)
         copy = malloc(region);
         if (copy == NULL) {
             err = manifest__nomem(pg->c);
-            goto done;
+            goto free_scratch;
         }
         memcpy(copy, pg->sb.data + base, region);
     }
@@ -427,7 +427,7 @@ static shoal_err pack_map(packing *pg, const ynode *n, unsigned depth)
         err = manifest__fail(pg->c, dup->key, NULL,
                              "duplicate key (first at line %zu, column %zu)",
                              first->key->line + 1, first->key->column + 1);
-        goto done;
+        goto free_scratch;
     }
 
     pg->sb.size = base;
@@ -443,7 +443,7 @@ static shoal_err pack_map(packing *pg, const ynode *n, unsigned depth)
     }
     if (r != 0)
         err = manifest__nomem(pg->c);
-done:
+free_scratch:
     free(copy);
     free(entries);
     return err;
