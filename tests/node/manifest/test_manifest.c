@@ -1273,7 +1273,8 @@ static void test_round_trip(void **state)
 }
 
 /* The stored encoding of the example: the canonical form is what shoald
- * keeps, so a change to it shows here. */
+ * keeps, so a change to it shows here. After a deliberate change, run the
+ * test once with SHOAL_MANIFEST_WRITE_ENCODING=1 to rewrite counter.bin. */
 static void test_stored_encoding(void **state)
 {
     (void)state;
