@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "http_impl.h"
+#include "shoal_msg.h"
 
 const char *http__status_phrase(int status)
 {
@@ -139,6 +140,14 @@ bool http__parse_response(http_server *s, const uint8_t *resp, size_t len,
     *body_len = 0;
     if (resp == NULL || len == 0) {
         *why = "empty response";
+        return false;
+    }
+    /* msgpack-c sizes arrays and maps by the counts their headers claim,
+     * before reading any element: a few bytes could ask for gigabytes.
+     * msg_validate reads the whole value without allocating, so that what
+     * msgpack-c then allocates is backed by bytes that are really there. */
+    if (msg_validate(resp, len, NULL) != SHOAL_OK) {
+        *why = "not one msgpack value of at most 1 MiB";
         return false;
     }
     size_t off = 0;

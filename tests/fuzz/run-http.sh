@@ -28,7 +28,9 @@ echo "== building $out/fuzz_http"
 "$cc" -std=gnu11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
   -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
   -I "$root/capabilities/http" -I "$root/actor-runtime/err" \
+  -I "$root/actor-runtime/msg" \
   "$root"/capabilities/http/{server,conn,response}.c \
+  "$root/actor-runtime/msg/msg.c" \
   "$root/actor-runtime/err/err.c" "$root/tests/fuzz/fuzz_http.c" \
   $(pkg-config --cflags --libs libuv msgpack) -lhttp_parser \
   -o "$out/fuzz_http"

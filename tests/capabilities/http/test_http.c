@@ -227,6 +227,12 @@ static void respond_bad(test_server *ts, http_exchange ex, const char *query,
         api_pack_str(&w.pk, "headers");
         msgpack_pack_map(&w.pk, 1);
         api_pack_kv_str(&w.pk, "Bad Name", "x");
+    } else if (qlen == 4 && memcmp(query, "huge", 4) == 0) {
+        /* A map that claims 2^31 entries in five bytes. */
+        static const uint8_t huge[] = {0xdf, 0x7f, 0xff, 0xff, 0xff};
+        http_respond(ts->s, ex, huge, sizeof huge);
+        api_writer_free(&w);
+        return;
     } else {
         static const uint8_t junk[] = {0xc1, 0x00};
         http_respond(ts->s, ex, junk, sizeof junk);
