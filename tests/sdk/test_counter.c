@@ -18,6 +18,10 @@ static void start_at(int64_t start)
     fake_init(0, buf, w.len);
     assert_false(fake.exited);
     assert_int_equal(fake.rc, 0);
+    /* It says it is ready, in its log; the tests look at what follows. */
+    assert_int_equal(fake.out_len, 1);
+    assert_int_equal(fake.out[0].kind, FAKE_OUT_LOG);
+    fake.out_len = 0;
 }
 
 static void command(int32_t kind, const char *cmd)
