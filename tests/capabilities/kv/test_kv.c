@@ -1,7 +1,8 @@
 /* Tests of the kv provider's core (capabilities/kv) on real SQLite files:
  * every op and its edges, canonical values, limits, prefixes with LIKE and
  * GLOB wildcards and 0xff bytes, paging, bucket isolation, malformed
- * requests, batches, a kill -9 of a writing process, storage errors,
+ * requests, batches, a kill -9 of a writing process, storage errors (a
+ * lock held too long, a commit the disk refuses, rows kv never wrote),
  * allocation failures in the module, msgpack and SQLite, and the inputs
  * the fuzzer keeps (tests/fuzz/fuzz_kv.c).
  *
@@ -25,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -1716,6 +1718,73 @@ static void test_eio(void **state)
     reply_free(r);
 }
 
+/* The disk refuses the commit (a file size limit makes writing the log
+ * fail): the requests that had succeeded in the batch are answered with
+ * EIO, and none of them is in the database. */
+static void test_commit_failure(void **state)
+{
+    fixture *f = *state;
+    set_int(f->kv, "b", "old", 1);
+    char wal[128];
+    snprintf(wal, sizeof wal, "%s-wal", f->path);
+    struct stat st;
+    assert_int_equal(stat(wal, &st), 0);
+
+    static const struct {
+        const char *req;
+        size_t len;
+    } cases[] = {
+#define C(s) {s, sizeof(s) - 1}
+        C("\x83\xa2op\xa3set\xa3key\xa1"
+          "a\xa5value\x01"),
+        C("\xc1"),
+        C("\x82\xa2op\xa3get\xa3key\xa1"
+          "a"),
+        C("\x82\xa2op\xa6"
+          "delete\xa3key\xa3old"),
+        C("\x82\xa2op\xa4incr\xa3key\xa1n"),
+#undef C
+    };
+    enum { N = sizeof cases / sizeof cases[0] };
+    const char *buckets[N];
+    const uint8_t *reqs[N];
+    size_t lens[N];
+    uint8_t *replies[N];
+    size_t reply_lens[N];
+    for (size_t i = 0; i < N; i++) {
+        buckets[i] = "b";
+        reqs[i] = (const uint8_t *)cases[i].req;
+        lens[i] = cases[i].len;
+    }
+    struct rlimit old, low;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+    low = old;
+    low.rlim_cur = (rlim_t)st.st_size;
+    void (*old_handler)(int) = signal(SIGXFSZ, SIG_IGN);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &low), 0);
+    kv_handle_batch(f->kv, N, buckets, reqs, lens, replies, reply_lens);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+    signal(SIGXFSZ, old_handler);
+
+    for (size_t i = 0; i < N; i++) {
+        reply *r = reply_take(replies[i], reply_lens[i]);
+        if (i == 1)
+            assert_error(r, "EMALFORMED", NULL);
+        else
+            assert_error(r, "EIO", "not committed: commit:");
+        reply_free(r);
+    }
+    reply *r = kget(f->kv, "b", "a", 1);
+    assert_false(rbool(r, "found"));
+    reply_free(r);
+    r = kget(f->kv, "b", "old", 3);
+    assert_true(rbool(r, "found"));
+    reply_free(r);
+    r = kincr(f->kv, "b", "n", 1);
+    assert_int_equal(rint_field(r, "value"), 1);
+    reply_free(r);
+}
+
 /* A database holding what kv never writes: the reply is EIO, never
  * garbage. */
 static void test_corrupt_rows(void **state)
@@ -2005,6 +2074,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_batch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kill9, setup, teardown),
         cmocka_unit_test_setup_teardown(test_eio, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_commit_failure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_rows, setup, teardown),
         cmocka_unit_test_setup_teardown(test_allocation_failures, setup,
                                         teardown),
