@@ -89,6 +89,7 @@ typedef uint64_t shoal_id;
 #define SHOAL_E_LIMIT (-7)     /* a limit was reached (size, actor count) */
 #define SHOAL_E_NOMSG (-8)     /* no current message / not a request */
 #define SHOAL_E_EXITED (-9)    /* call: the callee exited before replying */
+#define SHOAL_E_NOLINK (-10)   /* lookup: no link to that provider */
 
 /* Codes of the SDK itself; the runtime never returns them. */
 #define SHOAL_E_NOMEM (-64) /* malloc failed inside the SDK */
@@ -146,6 +147,8 @@ SHOAL_IMPORT("unlink") int32_t shoal_sys_unlink(shoal_id id);
 SHOAL_IMPORT("monitor") int64_t shoal_sys_monitor(shoal_id id);
 SHOAL_IMPORT("demonitor") int32_t shoal_sys_demonitor(int64_t ref);
 SHOAL_IMPORT("trap_exit") int32_t shoal_sys_trap_exit(int32_t on);
+SHOAL_IMPORT("lookup")
+int64_t shoal_sys_lookup(const void *name_ptr, int32_t name_len);
 
 /* ------------------------------------------------------------------------
  * Messages
@@ -1056,6 +1059,203 @@ static inline bool shoal_mp_is_str(const void *bytes, size_t len,
     shoal_mpr_init(&r, bytes, len);
     return shoal_mpr_str(&r, &s, &n) == 0 && shoal_mpr_done(&r) &&
            shoal_mp_str_equals(s, n, lit);
+}
+
+/* ------------------------------------------------------------------------
+ * Capability providers (docs/providers.md)
+ */
+
+/* The id to send to or call for a name: a provider this actor is linked to
+ * ("kv"), as the manifest's links say. On 0 *id is set. Errors:
+ * SHOAL_E_NOLINK (the actor has no such link; the node logs it),
+ * SHOAL_E_FAULT. */
+static inline int32_t shoal_lookup(const char *name, shoal_id *id)
+{
+    int64_t r = shoal_sys_lookup(name, (int32_t)strlen(name));
+    if (r < 0 && r >= -127)
+        return (int32_t)r;
+    *id = (shoal_id)r;
+    return 0;
+}
+
+/* An HTTP request from the http-server provider (docs/provider-http.md),
+ * read in place: the fields point into the message. */
+typedef struct shoal_http_request {
+    const char *method;
+    uint32_t method_len;
+    const char *path;
+    uint32_t path_len;
+    const char *query; /* without the '?'; empty if none */
+    uint32_t query_len;
+    const uint8_t *body;
+    uint32_t body_len;
+    const uint8_t *headers_; /* private: the "headers" array */
+    size_t headers_len_;
+} shoal_http_request;
+
+/* Reads the request map of msg. Returns 0, or SHOAL_E_MALFORMED when msg is
+ * not such a map. */
+static inline int32_t shoal_http_request_read(const void *msg, size_t len,
+                                              shoal_http_request *req)
+{
+    shoal_mp_reader r;
+    uint32_t pairs;
+    memset(req, 0, sizeof *req);
+    req->method = req->path = req->query = "";
+    shoal_mpr_init(&r, msg, len);
+    if (shoal_mpr_map(&r, &pairs) != 0)
+        return SHOAL_E_MALFORMED;
+    for (uint32_t i = 0; i < pairs; i++) {
+        const char *k;
+        uint32_t kn;
+        if (shoal_mpr_str(&r, &k, &kn) != 0)
+            return SHOAL_E_MALFORMED;
+        int rc = 0;
+        if (shoal_mp_str_equals(k, kn, "method")) {
+            rc = shoal_mpr_str(&r, &req->method, &req->method_len);
+        } else if (shoal_mp_str_equals(k, kn, "path")) {
+            rc = shoal_mpr_str(&r, &req->path, &req->path_len);
+        } else if (shoal_mp_str_equals(k, kn, "query")) {
+            rc = shoal_mpr_str(&r, &req->query, &req->query_len);
+        } else if (shoal_mp_str_equals(k, kn, "body")) {
+            if (shoal_mpr_peek(&r) == SHOAL_MP_STR)
+                rc = shoal_mpr_str(&r, (const char **)&req->body,
+                                   &req->body_len);
+            else
+                rc = shoal_mpr_bin(&r, &req->body, &req->body_len);
+        } else if (shoal_mp_str_equals(k, kn, "headers")) {
+            size_t start = r.pos;
+            rc = shoal_mpr_skip(&r);
+            req->headers_ = r.p + start;
+            req->headers_len_ = r.pos - start;
+        } else {
+            rc = shoal_mpr_skip(&r);
+        }
+        if (rc != 0)
+            return SHOAL_E_MALFORMED;
+    }
+    return shoal_mpr_done(&r) ? 0 : SHOAL_E_MALFORMED;
+}
+
+/* The first value of header name (lower case, as the provider sends
+ * names); true if found. */
+static inline bool shoal_http_header(const shoal_http_request *req,
+                                     const char *name, const char **value,
+                                     uint32_t *value_len)
+{
+    shoal_mp_reader r;
+    uint32_t n, two;
+    shoal_mpr_init(&r, req->headers_, req->headers_len_);
+    if (req->headers_ == NULL || shoal_mpr_array(&r, &n) != 0)
+        return false;
+    for (uint32_t i = 0; i < n; i++) {
+        const char *k, *v;
+        uint32_t kn, vn;
+        if (shoal_mpr_array(&r, &two) != 0 || two != 2 ||
+            shoal_mpr_str(&r, &k, &kn) != 0 || shoal_mpr_str(&r, &v, &vn) != 0)
+            return false;
+        if (shoal_mp_str_equals(k, kn, name)) {
+            *value = v;
+            *value_len = vn;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Whether the request's method is m ("GET"). */
+static inline bool shoal_http_method_is(const shoal_http_request *req,
+                                        const char *m)
+{
+    return shoal_mp_str_equals(req->method, req->method_len, m);
+}
+
+/* Answers the request being handled with an HTTP response: status, a
+ * Content-Type (NULL for none) and a body. Returns shoal_reply's result,
+ * or SHOAL_E_NOMEM. */
+static inline int32_t shoal_http_respond(int32_t status,
+                                         const char *content_type,
+                                         const void *body, size_t body_len)
+{
+    size_t cap = body_len + (content_type ? strlen(content_type) : 0) + 64;
+    uint8_t *buf = malloc(cap);
+    if (buf == NULL)
+        return SHOAL_E_NOMEM;
+    shoal_mp_writer w;
+    shoal_mpw_init(&w, buf, cap);
+    shoal_mpw_map(&w, 3);
+    shoal_mpw_cstr(&w, "status");
+    shoal_mpw_int(&w, status);
+    shoal_mpw_cstr(&w, "headers");
+    shoal_mpw_array(&w, content_type ? 1 : 0);
+    if (content_type) {
+        shoal_mpw_array(&w, 2);
+        shoal_mpw_cstr(&w, "content-type");
+        shoal_mpw_cstr(&w, content_type);
+    }
+    shoal_mpw_cstr(&w, "body");
+    shoal_mpw_bin(&w, body, body_len);
+    int32_t rc = shoal_reply_mp(&w);
+    free(buf);
+    return rc;
+}
+
+/* shoal_http_respond with a text/plain body. */
+static inline int32_t shoal_http_respond_text(int32_t status,
+                                              const char *text)
+{
+    return shoal_http_respond(status, "text/plain; charset=utf-8", text,
+                              strlen(text));
+}
+
+/* Adds by to the integer at key in the kv provider kv (from shoal_lookup)
+ * and reads the new value into *value. Returns 0, an error of shoal_call,
+ * or SHOAL_E_LIMIT when the provider refused (its error is logged). */
+static inline int32_t shoal_kv_incr(shoal_id kv, const char *key, int64_t by,
+                                    int64_t *value)
+{
+    uint8_t buf[1100];
+    shoal_mp_writer w;
+    shoal_mpw_init(&w, buf, sizeof buf);
+    shoal_mpw_map(&w, 3);
+    shoal_mpw_cstr(&w, "op");
+    shoal_mpw_cstr(&w, "incr");
+    shoal_mpw_cstr(&w, "key");
+    shoal_mpw_cstr(&w, key);
+    shoal_mpw_cstr(&w, "by");
+    shoal_mpw_int(&w, by);
+    if (w.failed)
+        return SHOAL_E_LIMIT;
+    shoal_message reply;
+    int32_t rc = shoal_call(kv, w.buf, w.len, 5000, &reply);
+    if (rc < 0)
+        return rc;
+    shoal_mp_reader r;
+    uint32_t pairs;
+    bool ok = false, have = false;
+    shoal_mpr_init(&r, reply.data, reply.len);
+    if (shoal_mpr_map(&r, &pairs) == 0) {
+        for (uint32_t i = 0; i < pairs; i++) {
+            const char *k;
+            uint32_t kn;
+            if (shoal_mpr_str(&r, &k, &kn) != 0)
+                break;
+            if (shoal_mp_str_equals(k, kn, "ok")) {
+                if (shoal_mpr_bool(&r, &ok) != 0)
+                    break;
+            } else if (shoal_mp_str_equals(k, kn, "value")) {
+                have = shoal_mpr_int(&r, value) == 0;
+            } else if (shoal_mpr_skip(&r) != 0) {
+                break;
+            }
+        }
+    }
+    shoal_message_free(&reply);
+    if (!ok || !have) {
+        shoal_log(SHOAL_LOG_ERROR, "kv incr failed");
+        return SHOAL_E_LIMIT;
+    }
+    return 0;
 }
 
 #endif

@@ -2,7 +2,7 @@
  * arguments. Build it with the project (meson compiles it with clang
  * --target=wasm32-wasi) and run it:
  *
- *     build/actor-runtime/run/shoal-run build/examples/hello/hello.wasm a b
+ *     build/actor-runtime/run/shoal-run build/examples/wasi/hello.wasm a b
  */
 #include <stdio.h>
 
