@@ -108,8 +108,9 @@ void http_server_route_remove(http_server *s, uint32_t route_id);
 
 /* Answers ex with the msgpack response map resp (read during the call
  * only): {"status": int, "headers": [[name, value], ...] or {name: value},
- * "body": bin or str}. A malformed map is answered 502 and logged. Does
- * nothing for an exchange that ended. */
+ * "body": bin or str}, at most 1 MiB (docs/provider-http.md). A malformed
+ * map is answered 502 and logged. Does nothing for an exchange that
+ * ended. */
 void http_respond(http_server *s, http_exchange ex, const uint8_t *resp,
                   size_t len);
 
