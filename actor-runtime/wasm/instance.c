@@ -1,6 +1,7 @@
 /* Stores, runtime objects and instantiation: linking imports, allocating
  * memories, tables and globals, and applying active segments. */
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 
 #include "wasm_internal.h"
@@ -10,16 +11,53 @@ enum obj_kind { OBJ_FUNC, OBJ_MEMORY, OBJ_TABLE, OBJ_GLOBAL, OBJ_INSTANCE };
 struct store_obj {
     store_obj *next;
     enum obj_kind kind;
+    bool in_block; /* carved from the store's block: not freed alone */
     /* the object follows, suitably aligned */
     _Alignas(16) unsigned char payload[];
 };
 
+#define BLOCK_ALIGN 16u
+
+void *wasm__store_zalloc(wasm_store *s, size_t size, bool *in_block)
+{
+    size_t rounded = (size + BLOCK_ALIGN - 1) & ~(size_t)(BLOCK_ALIGN - 1);
+    if (s->block) {
+        s->block_wanted += rounded;
+        if (rounded <= (size_t)(s->block_end - s->block_next)) {
+            void *p = s->block_next;
+            s->block_next += rounded;
+            memset(p, 0, rounded); /* a block may hold an earlier store */
+            if (in_block)
+                *in_block = true;
+            return p;
+        }
+    }
+    if (in_block)
+        *in_block = false;
+    return calloc(1, size ? size : 1);
+}
+
+static bool block_holds(const wasm_store *s, const void *p)
+{
+    return s->block && (const uint8_t *)p >= s->block &&
+           (const uint8_t *)p < s->block_end;
+}
+
+/* Frees p, one of s's allocations, unless it sits in s's block. */
+static void store_free(const wasm_store *s, void *p)
+{
+    if (!block_holds(s, p))
+        free(p);
+}
+
 static void *store_alloc(wasm_store *s, enum obj_kind kind, size_t size)
 {
-    store_obj *o = calloc(1, sizeof *o + size);
+    bool blk;
+    store_obj *o = wasm__store_zalloc(s, sizeof *o + size, &blk);
     if (o == NULL)
         return NULL;
     o->kind = kind;
+    o->in_block = blk;
     o->next = s->objs;
     s->objs = o;
     return o->payload;
@@ -69,13 +107,14 @@ static const wasm_memory_provider mmap_provider = {
 
 static void instance_release(wasm_instance *inst)
 {
-    free(inst->funcs);
-    free(inst->tables);
-    free(inst->mems);
-    free(inst->globals);
-    free(inst->own_funcs);
-    free(inst->elem_dropped);
-    free(inst->data_dropped);
+    const wasm_store *s = inst->s;
+    store_free(s, inst->funcs);
+    store_free(s, inst->tables);
+    store_free(s, inst->mems);
+    store_free(s, inst->globals);
+    store_free(s, inst->own_funcs);
+    store_free(s, inst->elem_dropped);
+    store_free(s, inst->data_dropped);
     wasm_module_unref(inst->m);
 }
 
@@ -87,11 +126,8 @@ void wasm_limits_default(wasm_limits *l)
     l->max_call_depth = 20000;
 }
 
-wasm_store *wasm_store_new(const wasm_limits *limits)
+static void store_init(wasm_store *s, const wasm_limits *limits)
 {
-    wasm_store *s = calloc(1, sizeof *s);
-    if (s == NULL)
-        return NULL;
     if (limits)
         s->limits = *limits;
     else
@@ -99,7 +135,39 @@ wasm_store *wasm_store_new(const wasm_limits *limits)
     if (s->limits.max_memory_pages > WASM_MAX_PAGES)
         s->limits.max_memory_pages = WASM_MAX_PAGES;
     s->memp = mmap_provider;
+}
+
+wasm_store *wasm_store_new(const wasm_limits *limits)
+{
+    wasm_store *s = calloc(1, sizeof *s);
+    if (s == NULL)
+        return NULL;
+    store_init(s, limits);
     return s;
+}
+
+wasm_store *wasm_store_new_in(const wasm_limits *limits, void *block,
+                              size_t bytes)
+{
+    size_t self =
+        (sizeof(wasm_store) + BLOCK_ALIGN - 1) & ~(size_t)(BLOCK_ALIGN - 1);
+    if (block == NULL || ((uintptr_t)block & (BLOCK_ALIGN - 1)) != 0 ||
+        bytes < self)
+        return NULL;
+    wasm_store *s = block;
+    memset(s, 0, sizeof *s);
+    store_init(s, limits);
+    s->block = block;
+    s->block_next = (uint8_t *)block + self;
+    s->block_end = (uint8_t *)block + bytes;
+    s->block_wanted = self;
+    s->self_in_block = true;
+    return s;
+}
+
+size_t wasm_store_block_wanted(const wasm_store *s)
+{
+    return s->block ? s->block_wanted : 0;
 }
 
 void wasm_store_set_memory_provider(wasm_store *s,
@@ -131,10 +199,12 @@ void wasm_store_delete(wasm_store *s)
         case OBJ_GLOBAL:
             break;
         }
-        free(o);
+        if (!o->in_block)
+            free(o);
         o = next;
     }
-    free(s);
+    if (!s->self_in_block)
+        free(s);
 }
 
 /* ---- host objects ---- */
@@ -400,9 +470,13 @@ static shoal_err link_imports(const wasm_module *m, wasm_instance *inst,
     return SHOAL_OK;
 }
 
-static void *zalloc(size_t n, size_t sz)
+/* n zeroed elements of sz bytes (one at least), from s's block if it has
+ * room. */
+static void *zalloc(wasm_store *s, size_t n, size_t sz)
 {
-    return calloc(n ? n : 1, sz);
+    if (n > SIZE_MAX / sz)
+        return NULL;
+    return wasm__store_zalloc(s, (n ? n : 1) * sz, NULL);
 }
 
 shoal_err wasm_instantiate(wasm_store *s, wasm_module *m,
@@ -421,13 +495,13 @@ shoal_err wasm_instantiate(wasm_store *s, wasm_module *m,
     inst->s = s;
     inst->mem0 = &inst->no_memory;
     uint32_t ndef = m->nfuncs - m->nimported_funcs;
-    inst->funcs = zalloc(m->nfuncs, sizeof *inst->funcs);
-    inst->own_funcs = zalloc(ndef, sizeof *inst->own_funcs);
-    inst->tables = zalloc(m->ntables, sizeof *inst->tables);
-    inst->mems = zalloc(m->nmems, sizeof *inst->mems);
-    inst->globals = zalloc(m->nglobals, sizeof *inst->globals);
-    inst->elem_dropped = zalloc(m->nelems, 1);
-    inst->data_dropped = zalloc(m->ndatas, 1);
+    inst->funcs = zalloc(s, m->nfuncs, sizeof *inst->funcs);
+    inst->own_funcs = zalloc(s, ndef, sizeof *inst->own_funcs);
+    inst->tables = zalloc(s, m->ntables, sizeof *inst->tables);
+    inst->mems = zalloc(s, m->nmems, sizeof *inst->mems);
+    inst->globals = zalloc(s, m->nglobals, sizeof *inst->globals);
+    inst->elem_dropped = zalloc(s, m->nelems, 1);
+    inst->data_dropped = zalloc(s, m->ndatas, 1);
     if (!inst->funcs || !inst->own_funcs || !inst->tables || !inst->mems ||
         !inst->globals || !inst->elem_dropped || !inst->data_dropped)
         return shoal_errinfo_set(ei, SHOAL_ENOMEM, SIZE_MAX, "out of memory");
@@ -523,22 +597,30 @@ wasm_func *wasm_instance_start(const wasm_instance *inst)
     return inst->m->has_start ? inst->funcs[inst->m->start] : NULL;
 }
 
+wasm_extern wasm_instance_export_at(const wasm_instance *inst, uint32_t i)
+{
+    const wasm_module *m = inst->m;
+    if (i >= m->nexports)
+        return (wasm_extern){.kind = WASM_EXTERN_NONE};
+    const export *e = &m->exports[i];
+    wasm_extern x = {.kind = (wasm_extern_kind)e->kind};
+    switch (e->kind) {
+    case WASM_EXTERN_FUNC: x.u.func = inst->funcs[e->index]; break;
+    case WASM_EXTERN_TABLE: x.u.table = inst->tables[e->index]; break;
+    case WASM_EXTERN_MEMORY: x.u.memory = inst->mems[e->index]; break;
+    case WASM_EXTERN_GLOBAL: x.u.global = inst->globals[e->index]; break;
+    }
+    return x;
+}
+
 wasm_extern wasm_instance_export(const wasm_instance *inst, const char *name,
                                  size_t len)
 {
     const wasm_module *m = inst->m;
     for (uint32_t i = 0; i < m->nexports; i++) {
         const export *e = &m->exports[i];
-        if (e->name_len != len || memcmp(e->name, name, len) != 0)
-            continue;
-        wasm_extern x = {.kind = (wasm_extern_kind)e->kind};
-        switch (e->kind) {
-        case WASM_EXTERN_FUNC: x.u.func = inst->funcs[e->index]; break;
-        case WASM_EXTERN_TABLE: x.u.table = inst->tables[e->index]; break;
-        case WASM_EXTERN_MEMORY: x.u.memory = inst->mems[e->index]; break;
-        case WASM_EXTERN_GLOBAL: x.u.global = inst->globals[e->index]; break;
-        }
-        return x;
+        if (e->name_len == len && memcmp(e->name, name, len) == 0)
+            return wasm_instance_export_at(inst, i);
     }
     return (wasm_extern){.kind = WASM_EXTERN_NONE};
 }

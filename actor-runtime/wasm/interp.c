@@ -580,21 +580,23 @@ const cell *wasm__halt_code(void)
 
 wasm_exec *wasm_exec_new(wasm_store *s)
 {
-    wasm_exec *x = calloc(1, sizeof *x);
+    bool self_in_block;
+    wasm_exec *x = wasm__store_zalloc(s, sizeof *x, &self_in_block);
     if (x == NULL)
         return NULL;
     x->s = s;
+    x->self_in_block = self_in_block;
     x->max_slots = s->limits.stack_slots ? s->limits.stack_slots : 1;
     x->max_depth = s->limits.max_call_depth ? s->limits.max_call_depth : 1;
     size_t slots = x->max_slots < INITIAL_SLOTS ? x->max_slots : INITIAL_SLOTS;
     x->frames_cap = x->max_depth < INITIAL_FRAMES ? x->max_depth
                                                   : INITIAL_FRAMES;
-    x->stack = malloc(slots * sizeof *x->stack);
-    x->frames = malloc(x->frames_cap * sizeof *x->frames);
+    x->stack =
+        wasm__store_zalloc(s, slots * sizeof *x->stack, &x->stack_in_block);
+    x->frames = wasm__store_zalloc(s, x->frames_cap * sizeof *x->frames,
+                                   &x->frames_in_block);
     if (x->stack == NULL || x->frames == NULL) {
-        free(x->stack);
-        free(x->frames);
-        free(x);
+        wasm_exec_delete(x);
         return NULL;
     }
     x->stack_end = x->stack + slots;
@@ -612,10 +614,19 @@ bool wasm__exec_reserve(wasm_exec *x, uint64_t **fp_slot, uint64_t **other,
         uint64_t ncap = (uint64_t)x->frames_cap * 2;
         if (ncap > x->max_depth)
             ncap = x->max_depth;
-        frame *nf = realloc(x->frames, ncap * sizeof *nf);
+        frame *nf;
+        if (x->frames_in_block) {
+            /* The first frames sit in the store's block: move out. */
+            nf = malloc(ncap * sizeof *nf);
+            if (nf)
+                memcpy(nf, x->frames, x->frames_cap * sizeof *nf);
+        } else {
+            nf = realloc(x->frames, ncap * sizeof *nf);
+        }
         if (nf == NULL)
             return false;
         x->frames = nf;
+        x->frames_in_block = false;
         x->frames_cap = (uint32_t)ncap;
     }
     size_t used = (size_t)(*fp_slot - x->stack);
@@ -640,7 +651,9 @@ bool wasm__exec_reserve(wasm_exec *x, uint64_t **fp_slot, uint64_t **other,
     *fp_slot = ns + (*fp_slot - old);
     if (other)
         *other = ns + (*other - old);
-    free(old);
+    if (!x->stack_in_block)
+        free(old);
+    x->stack_in_block = false;
     x->stack = ns;
     x->stack_end = ns + ncap;
     return true;
@@ -650,9 +663,12 @@ void wasm_exec_delete(wasm_exec *x)
 {
     if (x == NULL)
         return;
-    free(x->stack);
-    free(x->frames);
-    free(x);
+    if (!x->stack_in_block)
+        free(x->stack);
+    if (!x->frames_in_block)
+        free(x->frames);
+    if (!x->self_in_block)
+        free(x);
 }
 
 shoal_err wasm_exec_call(wasm_exec *x, wasm_func *f, const uint64_t *args,

@@ -152,6 +152,24 @@ void wasm_store_set_memory_provider(wasm_store *s,
 /* Frees the store and everything made in it. */
 void wasm_store_delete(wasm_store *s);
 
+/* A store made in memory the caller provides, for an embedder that makes
+ * very many instances (actors): the store itself and then the objects made
+ * in it (the instance and its arrays and functions, the records of its
+ * memories, tables and globals) and the execs made on it (with their first
+ * stack and frames) are carved from block while it has room, so that an
+ * instance takes one allocation and sits in adjacent memory; whatever does
+ * not fit is allocated as usual. block must be 16-byte aligned and outlive
+ * the store; wasm_store_delete leaves it to the caller, who may make
+ * another store in it afterwards (execs made on the store are deleted
+ * first). NULL when block is misaligned or too small for the store. */
+wasm_store *wasm_store_new_in(const wasm_limits *limits, void *block,
+                              size_t bytes);
+/* Bytes a store made by wasm_store_new_in asked of its block so far,
+ * whether they fitted or not: a block that size holds all of it (0 for a
+ * store of wasm_store_new). Instances of one module ask the same, so the
+ * first tells the size for the next. */
+size_t wasm_store_block_wanted(const wasm_store *s);
+
 /* ---- Host objects ----------------------------------------------------- */
 
 typedef enum wasm_host_status {
@@ -212,6 +230,10 @@ wasm_func *wasm_instance_start(const wasm_instance *inst);
 /* The export called name (len bytes), or kind WASM_EXTERN_NONE. */
 wasm_extern wasm_instance_export(const wasm_instance *inst, const char *name,
                                  size_t len);
+/* The module's export number i (wasm_module_export's order), or kind
+ * WASM_EXTERN_NONE when there is none: a lookup by name done once per
+ * module serves every instance. */
+wasm_extern wasm_instance_export_at(const wasm_instance *inst, uint32_t i);
 wasm_memory *wasm_instance_memory(const wasm_instance *inst); /* or NULL */
 wasm_module *wasm_instance_module(const wasm_instance *inst);
 

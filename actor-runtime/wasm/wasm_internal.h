@@ -226,6 +226,11 @@ struct wasm_store {
     wasm_limits limits;
     wasm_memory_provider memp;
     store_obj *objs;
+    /* The caller's block (wasm_store_new_in), carved from block_next on;
+     * all NULL for a store of wasm_store_new. */
+    uint8_t *block, *block_next, *block_end;
+    size_t block_wanted; /* bytes asked of the block, fitting or not */
+    bool self_in_block;  /* the store itself sits in its block */
 };
 
 typedef struct frame {
@@ -244,6 +249,8 @@ typedef enum exec_state {
 
 struct wasm_exec {
     wasm_store *s;
+    /* Which parts were carved from the store's block (and are not freed). */
+    bool self_in_block, stack_in_block, frames_in_block;
     uint64_t *stack; /* grows on demand up to max_slots */
     uint64_t *stack_end;
     size_t max_slots;
@@ -297,6 +304,10 @@ bool wasm__exec_reserve(wasm_exec *x, uint64_t **fp_slot, uint64_t **other,
                         size_t need);
 
 /* instance.c */
+/* size zeroed bytes, 16-byte aligned, from s's block while it has room,
+ * else from calloc; *in_block (may be NULL) says which. NULL when out of
+ * memory. */
+void *wasm__store_zalloc(wasm_store *s, size_t size, bool *in_block);
 int64_t wasm__memory_grow(wasm_memory *mem, uint32_t delta);
 int64_t wasm__table_grow(wasm_table *t, uint32_t delta, uint64_t init);
 
