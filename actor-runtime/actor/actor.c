@@ -19,6 +19,10 @@
 #define ACTOR_CALL_DEPTH 10000u
 
 #define RECENT_EXITS 4096u
+/* The first guess of a module's Wasm state size, before a spawn tells. */
+#define FIRST_BLOCK_BYTES 2048u
+/* Imports resolved on the stack at a spawn; more take an allocation. */
+#define STACK_IMPORTS 64u
 
 typedef struct recent_exit {
     actor_id id;
@@ -71,6 +75,22 @@ static void module_unref(module_entry *e)
     }
 }
 
+/* The number of m's function export called name, or -1. */
+static int32_t func_export(const wasm_module *m, const char *name)
+{
+    size_t len = strlen(name);
+    for (uint32_t i = 0; i < wasm_module_num_exports(m); i++) {
+        const char *n;
+        uint32_t nlen;
+        wasm_extern_kind kind;
+        wasm_module_export(m, i, &n, &nlen, &kind);
+        if (kind == WASM_EXTERN_FUNC && nlen == len &&
+            memcmp(n, name, len) == 0)
+            return (int32_t)i;
+    }
+    return -1;
+}
+
 shoal_err actor_runtime_add_module(actor_runtime *rt, const char *name,
                                    const uint8_t *bytes, size_t len,
                                    shoal_errinfo *ei)
@@ -87,7 +107,14 @@ shoal_err actor_runtime_add_module(actor_runtime *rt, const char *name,
         return shoal_errinfo_set(ei, SHOAL_ENOMEM, SIZE_MAX, "out of memory");
     }
     atomic_init(&e->refs, 1);
+    atomic_init(&e->block_bytes, FIRST_BLOCK_BYTES);
     e->m = m;
+    /* The exports are looked up by name once, here, not at every spawn. */
+    e->ex_handle = func_export(m, "shoal_handle");
+    e->ex_init = func_export(m, "shoal_init");
+    e->ex_main = func_export(m, "shoal_main");
+    e->ex_start = func_export(m, "_start");
+    e->ex_initialize = func_export(m, "_initialize");
     pthread_mutex_lock(&rt->modules_lock);
     module_entry **pp = &rt->modules;
     while (*pp && strcmp((*pp)->name, name) != 0)
@@ -113,30 +140,9 @@ module_entry *actor__find_module(actor_runtime *rt, const char *name,
     return e;
 }
 
-/* ---- the table ---- */
+/* ---- actors ---- */
 
-static uint32_t slot_of(actor_id id)
-{
-    return (uint32_t)(id >> 16);
-}
-
-actor *actor__lookup(actor_runtime *rt, actor_id id)
-{
-    if (actor_id_node(id) != rt->cfg.node_id)
-        return NULL;
-    uint32_t slot = slot_of(id);
-    actor *a = NULL;
-    pthread_rwlock_rdlock(&rt->table_lock);
-    if (slot < rt->nslots && rt->slots[slot] &&
-        rt->gens[slot] == (uint16_t)id) {
-        a = rt->slots[slot];
-        atomic_fetch_add(&a->refs, 1);
-    }
-    pthread_rwlock_unlock(&rt->table_lock);
-    return a;
-}
-
-static void actor_free(actor *a)
+void actor__free(actor *a)
 {
     actor__msg_free(a->current);
     msg_free(a->reply);
@@ -152,75 +158,7 @@ static void actor_free(actor *a)
     free(a->logbuf);
     pthread_mutex_destroy(&a->lock);
     pthread_cond_destroy(&a->exited_cond);
-    free(a);
-}
-
-void actor__unref(actor *a)
-{
-    if (atomic_fetch_sub(&a->refs, 1) == 1)
-        actor_free(a);
-}
-
-static shoal_err table_insert(actor_runtime *rt, actor *a)
-{
-    pthread_rwlock_wrlock(&rt->table_lock);
-    uint32_t max = rt->cfg.max_actors;
-    if (atomic_load(&rt->live) >= max) {
-        pthread_rwlock_unlock(&rt->table_lock);
-        return SHOAL_ELIMIT;
-    }
-    uint32_t slot;
-    if (rt->nfree) {
-        slot = rt->free_slots[--rt->nfree];
-    } else {
-        if (rt->nslots == rt->capslots) {
-            uint32_t ncap = rt->capslots ? rt->capslots * 2 : 1024;
-            actor **ns = realloc(rt->slots, ncap * sizeof *ns);
-            if (ns)
-                rt->slots = ns;
-            uint16_t *ng = ns ? realloc(rt->gens, ncap * sizeof *ng) : NULL;
-            if (ng == NULL) {
-                pthread_rwlock_unlock(&rt->table_lock);
-                return SHOAL_ENOMEM;
-            }
-            rt->gens = ng;
-            rt->capslots = ncap;
-        }
-        slot = rt->nslots++;
-        rt->gens[slot] = 1;
-    }
-    rt->slots[slot] = a;
-    a->id = ((actor_id)rt->cfg.node_id << 48) | ((actor_id)slot << 16) |
-            rt->gens[slot];
-    atomic_fetch_add(&rt->live, 1);
-    pthread_rwlock_unlock(&rt->table_lock);
-    return SHOAL_OK;
-}
-
-static void table_remove(actor_runtime *rt, actor *a)
-{
-    uint32_t slot = slot_of(a->id);
-    pthread_rwlock_wrlock(&rt->table_lock);
-    if (slot < rt->nslots && rt->slots[slot] == a) {
-        rt->slots[slot] = NULL;
-        /* A new generation makes every copy of the old id stale; zero is
-         * skipped so that no id is ever 0. */
-        if (++rt->gens[slot] == 0)
-            rt->gens[slot] = 1;
-        if (rt->nfree == rt->capfree) {
-            uint32_t ncap = rt->capfree ? rt->capfree * 2 : 1024;
-            uint32_t *nf = realloc(rt->free_slots, ncap * sizeof *nf);
-            if (nf) {
-                rt->free_slots = nf;
-                rt->capfree = ncap;
-            }
-        }
-        /* Without room the slot is simply not reused. */
-        if (rt->nfree < rt->capfree)
-            rt->free_slots[rt->nfree++] = slot;
-        atomic_fetch_sub(&rt->live, 1);
-    }
-    pthread_rwlock_unlock(&rt->table_lock);
+    free(a->alloc_base);
 }
 
 /* ---- logging ---- */
@@ -486,7 +424,7 @@ static void finish_exit(actor *a, const actor_exit *why_in, bool ends_restart)
         rt->recent[rt->recent_next++ % RECENT_EXITS] =
             (recent_exit){.id = a->id, .why = why};
         pthread_mutex_unlock(&rt->recent_lock);
-        table_remove(rt, a);
+        table__remove(rt, a);
     }
     if (a->loglen) {
         actor__log(a, 1, a->logbuf, a->loglen);
@@ -596,10 +534,15 @@ void actor__restart(actor *a)
 
 /* ---- spawning ---- */
 
-static wasm_func *export_func(wasm_instance *inst, const char *name,
-                              uint32_t np, uint32_t nr, const char **bad)
+/* The function export number `index` of inst (-1: none) if it has the
+ * type np i32s -> nr i32s; NULL and *bad = name if not. */
+static wasm_func *export_func(wasm_instance *inst, int32_t index,
+                              const char *name, uint32_t np, uint32_t nr,
+                              const char **bad)
 {
-    wasm_extern e = wasm_instance_export(inst, name, strlen(name));
+    if (index < 0)
+        return NULL;
+    wasm_extern e = wasm_instance_export_at(inst, (uint32_t)index);
     if (e.kind != WASM_EXTERN_FUNC)
         return NULL;
     const wasm_functype *t = wasm_func_type(e.u.func);
@@ -639,13 +582,19 @@ static shoal_err instantiate(actor *a, shoal_errinfo *ei)
     wl.stack_slots = ACTOR_STACK_SLOTS;
     wl.max_call_depth = ACTOR_CALL_DEPTH;
     wl.max_table_elems = 1u << 20;
-    a->store = wasm_store_new(&wl);
+    /* The Wasm state in the actor's own block: one allocation (the
+     * actor's) and adjacent memory for the objects each message touches. */
+    a->store = wasm_store_new_in(&wl, a->block, a->block_bytes);
+    if (a->store == NULL)
+        a->store = wasm_store_new(&wl);
     if (a->store)
         wasm_store_set_memory_provider(a->store, &rt->memory_provider);
     uint32_t nimports = wasm_module_num_imports(mod->m);
-    wasm_extern *imports = calloc(nimports ? nimports : 1, sizeof *imports);
+    wasm_extern on_stack[STACK_IMPORTS];
+    wasm_extern *imports = nimports <= STACK_IMPORTS
+                               ? on_stack
+                               : calloc(nimports, sizeof *imports);
     if (a->store == NULL || imports == NULL) {
-        free(imports);
         err = shoal_errinfo_set(ei, SHOAL_ENOMEM, SIZE_MAX, "out of memory");
         goto fail;
     }
@@ -653,17 +602,20 @@ static shoal_err instantiate(actor *a, shoal_errinfo *ei)
     if (err == SHOAL_OK)
         err =
             wasm_instantiate(a->store, mod->m, imports, nimports, &a->inst, ei);
-    free(imports);
+    if (imports != on_stack)
+        free(imports);
     if (err != SHOAL_OK)
         goto fail;
 
     const char *bad = NULL;
-    a->handle = export_func(a->inst, "shoal_handle", 2, 1, &bad);
-    a->init = export_func(a->inst, "shoal_init", 1, 1, &bad);
-    a->main = export_func(a->inst, "shoal_main", 0, 0, &bad);
+    a->handle =
+        export_func(a->inst, mod->ex_handle, "shoal_handle", 2, 1, &bad);
+    a->init = export_func(a->inst, mod->ex_init, "shoal_init", 1, 1, &bad);
+    a->main = export_func(a->inst, mod->ex_main, "shoal_main", 0, 0, &bad);
     if (a->main == NULL)
-        a->main = export_func(a->inst, "_start", 0, 0, &bad);
-    a->initialize = export_func(a->inst, "_initialize", 0, 0, &bad);
+        a->main = export_func(a->inst, mod->ex_start, "_start", 0, 0, &bad);
+    a->initialize =
+        export_func(a->inst, mod->ex_initialize, "_initialize", 0, 0, &bad);
     a->start = wasm_instance_start(a->inst);
     if (bad) {
         err = shoal_errinfo_set(ei, SHOAL_EUNLINKABLE, SIZE_MAX,
@@ -687,6 +639,12 @@ static shoal_err instantiate(actor *a, shoal_errinfo *ei)
         goto fail;
     }
     wasm_exec_set_userdata(a->x, a);
+    /* Later spawns of the module allocate what this one asked for (every
+     * instance of a module asks the same). */
+    size_t want = wasm_store_block_wanted(a->store);
+    if (want &&
+        atomic_load_explicit(&mod->block_bytes, memory_order_relaxed) != want)
+        atomic_store_explicit(&mod->block_bytes, want, memory_order_relaxed);
     a->phase = PHASE_START;
     atomic_store(&a->started, false);
     actor__call_ended(a);
@@ -710,14 +668,27 @@ shoal_err actor__spawn_internal(actor_runtime *rt, module_entry *mod,
         module_unref(mod);
         return err;
     }
-    actor *a = calloc(1, sizeof *a);
-    if (a == NULL) {
+    /* The actor and the block its Wasm state goes in, in one allocation,
+     * cache-line aligned. */
+    size_t head = (sizeof(actor) + 63) & ~(size_t)63;
+    size_t block =
+        (atomic_load_explicit(&mod->block_bytes, memory_order_relaxed) + 63) &
+        ~(size_t)63;
+    /* Aligned by hand: malloc's 16 bytes, moved up to the next line (glibc's
+     * aligned_alloc costs several times a malloc). */
+    void *base = malloc(head + block + 48);
+    if (base == NULL) {
         module_unref(mod);
         return shoal_errinfo_set(ei, SHOAL_ENOMEM, SIZE_MAX, "out of memory");
     }
+    actor *a = (actor *)(((uintptr_t)base + 63) & ~(uintptr_t)63);
+    memset(a, 0, head); /* the block is cleared as it is carved */
+    a->alloc_base = base;
+    a->block = (uint8_t *)a + head;
+    a->block_bytes = block;
+    a->span = (uint32_t)(head + block);
     a->rt = rt;
     a->mod = mod;
-    atomic_init(&a->refs, 1);
     pthread_mutex_init(&a->lock, NULL);
     pthread_cond_init(&a->exited_cond, NULL);
     const actor_limits *want = opts ? &opts->limits : NULL;
@@ -770,7 +741,7 @@ shoal_err actor__spawn_internal(actor_runtime *rt, module_entry *mod,
             a->init_msg = NULL;
         }
     }
-    err = table_insert(rt, a);
+    err = table__insert(rt, a);
     if (err != SHOAL_OK) {
         if (err == SHOAL_ELIMIT)
             shoal_errinfo_set(ei, err, SIZE_MAX, "too many actors (limit %u)",
@@ -785,7 +756,7 @@ shoal_err actor__spawn_internal(actor_runtime *rt, module_entry *mod,
     return SHOAL_OK;
 
 fail_free_actor:
-    actor_free(a); /* also drops the module reference */
+    actor__free(a); /* also drops the module reference */
     return err;
 }
 
@@ -919,9 +890,8 @@ shoal_err actor_runtime_new(const actor_config *cfg, actor_runtime **out)
     pthread_mutex_init(&rt->modules_lock, NULL);
     pthread_mutex_init(&rt->calls_lock, NULL);
     pthread_mutex_init(&rt->recent_lock, NULL);
-    pthread_rwlock_init(&rt->table_lock, NULL);
     rt->recent = calloc(RECENT_EXITS, sizeof *rt->recent);
-    if (rt->recent == NULL) {
+    if (table__init(rt) != SHOAL_OK || rt->recent == NULL) {
         actor_runtime_delete(rt);
         return SHOAL_ENOMEM;
     }
@@ -949,19 +919,9 @@ void actor_runtime_delete(actor_runtime *rt)
         sched__stop(rt);
     /* No worker runs now: finish every remaining actor here, in one pass
      * over the table (finishing one only empties slots, never fills). */
-    for (uint32_t i = 0;; i++) {
-        actor *a = NULL;
-        pthread_rwlock_rdlock(&rt->table_lock);
-        bool more = i < rt->nslots;
-        if (more && rt->slots[i]) {
-            a = rt->slots[i];
-            atomic_fetch_add(&a->refs, 1);
-        }
-        pthread_rwlock_unlock(&rt->table_lock);
-        if (!more)
-            break;
-        if (a == NULL)
-            continue;
+    uint32_t i = 0;
+    actor *a;
+    while (rt->table_dir && (a = table__next(rt, &i))) {
         actor_exit why = {.kind = ACTOR_EXIT_KILLED};
         a->restart = ACTOR_RESTART_NEVER;
         /* No thread but this one runs now: a restarting actor (whose
@@ -989,14 +949,11 @@ void actor_runtime_delete(actor_runtime *rt)
     wasm_store_delete(rt->host_store);
     if (rt->memories)
         arena_delete(rt->memories); /* every actor's store is gone */
-    free(rt->slots);
-    free(rt->gens);
-    free(rt->free_slots);
+    table__free(rt); /* every actor is freed: the queues dropped theirs */
     pthread_mutex_destroy(&rt->modules_lock);
     pthread_mutex_destroy(&rt->calls_lock);
     pthread_mutex_destroy(&rt->recent_lock);
     free(rt->recent);
-    pthread_rwlock_destroy(&rt->table_lock);
     free(rt);
 }
 

@@ -14,6 +14,7 @@
 
 typedef struct actor actor;
 typedef struct worker worker;
+typedef struct table_slot table_slot;
 
 /* A module the runtime knows by name. Reference-counted: actors spawned
  * from it keep it while a newer module replaces it under the same name. */
@@ -21,6 +22,13 @@ typedef struct module_entry {
     atomic_int refs;
     char *name;
     wasm_module *m;
+    /* Bytes an instance's Wasm state takes in its block, learnt from the
+     * last spawn (wasm_store_block_wanted); a spawn allocates that much
+     * with the actor. Relaxed: only a size hint. */
+    atomic_size_t block_bytes;
+    /* The numbers (wasm_module_export) of the function exports an actor
+     * may have, found once, or -1: see module_export_roles. */
+    int32_t ex_handle, ex_init, ex_main, ex_start, ex_initialize;
     struct module_entry *next;
 } module_entry;
 
@@ -68,30 +76,62 @@ typedef struct monitor_entry {
     actor_id watcher;
 } monitor_entry;
 
+/* The fields a message touches come first, so that the sender's and the
+ * runner's work on an actor falls on its first few cache lines; a sender
+ * touches only the first (the actor is cache-line aligned). */
 struct actor {
-    actor_id id;
+    /* ---- the message path: the sender's line ---- */
+    /* Its slot in the table, which counts its references (the table's
+     * while it is live, plus every holder's); NULL before it is in. */
+    table_slot *slot;
     actor_runtime *rt;
-    atomic_int refs; /* the table's, plus every holder's */
-
     atomic_uint run; /* RUN_* bits */
-    actor *next_run; /* link in the global run queue */
-    mailbox mb;      /* pushed by senders, popped by the runner */
+    /* Bytes from the actor's start that hold it and its Wasm state (the
+     * block): what a worker about to run it prefetches. */
+    uint32_t span;
+    mailbox mb; /* pushed by senders, popped by the runner */
 
-    pthread_mutex_t lock; /* what follows up to the execution state, but
-                           * for the fields that say they are atomic */
-    pthread_cond_t exited_cond;
-    shoal_msg *reply; /* the awaited reply, when it arrived */
-
-    enum wait_kind wait;
-    uint64_t wait_corr; /* WAIT_CALL */
-    uint64_t wait_seq;  /* increments per wait; stale timers see a change */
-    bool timed_out;     /* the wait's timer fired */
+    /* ---- the runner's lines ---- */
+    actor_id id;
     atomic_bool kill_requested; /* actor_kill or a failed link; read
                                  * without the lock by the running worker */
-    actor_exit kill_reason;
     /* Exiting or exited: no more messages. Written under the lock, read
      * without it by the worker that picks the actor up. */
     atomic_bool dead;
+    /* Between an exit and its restart: it has no Wasm state, and no worker
+     * touches it. Written under the lock; read without it by workers
+     * (acquire: the restart's new state is visible once it reads false). */
+    atomic_bool restarting;
+
+    /* Execution state: touched only by the worker that runs the actor. */
+    enum actor_phase phase;
+    enum actor_calling calling; /* what the call under way is */
+    bool in_call;               /* a Wasm call is under way (x holds state) */
+    bool req_open;
+    wasm_exec *x;
+    wasm_func *handle;  /* shoal_handle: reactive */
+    shoal_msg *current; /* the current message */
+    int64_t budget;     /* fuel left for this message */
+    actor_limits limits;
+    atomic_uint_fast64_t fuel_total; /* since spawn; read by actor_info */
+    /* The most recent request received, until answered (req_open): reply
+     * answers it even after later receives and calls replaced the current
+     * message. */
+    actor_id req_sender;
+    uint64_t req_corr;
+    enum wait_kind wait; /* written under the lock by the runner only */
+
+    /* ---- the rest ---- */
+    actor *next_run;      /* link in the global run queue */
+    pthread_mutex_t lock; /* what follows up to the execution state, and
+                           * `wait`, but for the fields that say they are
+                           * atomic */
+    pthread_cond_t exited_cond;
+    shoal_msg *reply;   /* the awaited reply, when it arrived */
+    uint64_t wait_corr; /* WAIT_CALL */
+    uint64_t wait_seq;  /* increments per wait; stale timers see a change */
+    bool timed_out;     /* the wait's timer fired */
+    actor_exit kill_reason;
     bool finished; /* exit complete: links and monitors told */
     actor_exit exit_reason;
     actor_exit last_exit; /* for actor_info, valid when has_exited */
@@ -105,29 +145,21 @@ struct actor {
     uint32_t nmonitoring, capmonitoring;
     bool trap_exit;
 
-    /* Execution state: touched only by the worker that runs the actor. */
+    /* More execution state. */
     module_entry *mod;
-    actor_limits limits;
     wasm_store *store;
     wasm_instance *inst;
-    wasm_exec *x;
-    wasm_func *handle;     /* shoal_handle: reactive */
     wasm_func *init;       /* shoal_init */
     wasm_func *main;       /* shoal_main or _start: long-running */
     wasm_func *start;      /* the module's start function */
     wasm_func *initialize; /* _initialize of a WASI reactor */
-    enum actor_phase phase;
-    enum actor_calling calling; /* what the call under way is */
-    bool in_call;               /* a Wasm call is under way (x holds state) */
-    shoal_msg *current;         /* the current message */
-    /* The most recent request received, until answered: reply answers it
-     * even after later receives and calls replaced the current message. */
-    bool req_open;
-    actor_id req_sender;
-    uint64_t req_corr;
-    int64_t budget; /* fuel left for this message */
     shoal_msg *init_msg;
     shoal_msg *init_copy; /* for restarts */
+    /* Memory for the Wasm state (wasm_store_new_in), allocated with the
+     * actor right after it: block_bytes at block. */
+    void *block;
+    size_t block_bytes;
+    void *alloc_base; /* what malloc gave for the actor and its block */
 
     /* Supervision (actor_spawn_opts). */
     actor_restart restart;
@@ -135,18 +167,13 @@ struct actor {
     uint32_t max_restarts, restart_window_ms;
     uint32_t restarts;     /* in the current window */
     uint64_t window_start; /* ns */
-    /* Between an exit and its restart: it has no Wasm state, and no worker
-     * touches it. Written under the lock; read without it by workers
-     * (acquire: the restart's new state is visible once it reads false). */
-    atomic_bool restarting;
     /* A thread owns the restarting actor: its restart, making the Wasm
      * state, or actor_kill, ending it. The other then leaves it alone. */
     bool owned;
     /* For actor_info, read without the lock. */
-    atomic_bool started;             /* phase READY since the last (re)start */
-    atomic_uint total_restarts;      /* since spawn */
-    atomic_uint_fast64_t fuel_total; /* fuel used since spawn */
-    char *logbuf;                    /* a partial stdout/stderr line */
+    atomic_bool started;        /* phase READY since the last (re)start */
+    atomic_uint total_restarts; /* since spawn */
+    char *logbuf;               /* a partial stdout/stderr line */
     uint32_t loglen;
 };
 
@@ -158,11 +185,11 @@ struct actor_runtime {
     pthread_mutex_t modules_lock;
     module_entry *modules;
 
-    /* The actor table: slot index -> actor, with generations. */
-    pthread_rwlock_t table_lock;
-    actor **slots;
-    uint16_t *gens;
-    uint32_t nslots, capslots;
+    /* The actor table (table.c): slot -> actor, read without a lock; the
+     * lock covers slot allocation and the free list. */
+    pthread_mutex_t table_lock;
+    _Atomic(table_slot *) *table_dir; /* chunks of slots */
+    uint32_t nslots;
     uint32_t *free_slots;
     uint32_t nfree, capfree;
     atomic_size_t live;
@@ -219,9 +246,23 @@ static inline void actor__call_ended(actor *a)
     a->in_call = false;
 }
 
-/* actor.c */
+/* table.c */
+shoal_err table__init(actor_runtime *rt);
+void table__free(actor_runtime *rt);
+/* Puts a in a free slot, gives it its id, and counts the table's
+ * reference. SHOAL_ELIMIT (max_actors), SHOAL_ENOMEM. */
+shoal_err table__insert(actor_runtime *rt, actor *a);
+/* Takes a out of the table: lookups of its id fail from now on. The
+ * table's reference stays until the caller drops it. */
+void table__remove(actor_runtime *rt, actor *a);
+/* The next live actor from slot *i on (+1 ref), or NULL at the end. */
+actor *table__next(actor_runtime *rt, uint32_t *i);
 actor *actor__lookup(actor_runtime *rt, actor_id id); /* +1 ref, or NULL */
-void actor__unref(actor *a);
+void actor__ref(actor *a);   /* for a holder of a reference */
+void actor__unref(actor *a); /* the last one frees the actor */
+
+/* actor.c */
+void actor__free(actor *a);
 /* Delivers m (owned) to id; on error m is freed. Requests get their corr. */
 shoal_err actor__deliver(actor_runtime *rt, actor_id to, shoal_msg *m);
 /* Ends a (on its worker): links, monitors, waiting callers, the table. */

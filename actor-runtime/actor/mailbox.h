@@ -30,12 +30,12 @@ typedef struct mailbox {
     /* Pushed and not yet taken by the consumer, newest first; MBOX_CLOSED
      * once closed. */
     _Atomic(shoal_msg *) inbox;
-    /* The consumer's list, oldest first. */
-    shoal_msg *head, *tail;
     /* Messages ever accepted and ever popped, modulo 2^32: their difference
      * is the count. `popped` has one writer, the consumer. */
     atomic_uint pushed, popped;
     uint32_t cap;
+    /* The consumer's list, oldest first. */
+    shoal_msg *head, *tail;
 } mailbox;
 
 void mbox_init(mailbox *mb, uint32_t cap);

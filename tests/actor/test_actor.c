@@ -107,6 +107,7 @@ static actor_runtime *runtime(unsigned workers, events *ev)
     add_module(rt, "SHOAL_ACTOR_EXAMPLES", "receiver.wasm", "receiver");
     add_module(rt, "SHOAL_ACTOR_EXAMPLES", "spinner.wasm", "spinner");
     add_module(rt, "SHOAL_ACTOR_WAT", "linker.wasm", "linker");
+    add_module(rt, "SHOAL_ACTOR_WAT", "deep.wasm", "deep");
     return rt;
 }
 
@@ -492,6 +493,46 @@ static void test_restart_always_and_kill(void **state)
     actor_runtime_delete(rt);
 }
 
+/* An actor's Wasm state starts in the block allocated with it: its stack
+ * and frames outgrow that block and move out, and a restart makes the new
+ * state in the same block (ASan watches all of it). */
+static void test_deep_stacks_and_restart(void **state)
+{
+    events ev;
+    actor_runtime *rt = runtime(2, &ev);
+    actor_spawn_opts sup = {.restart = ACTOR_RESTART_ON_FAILURE,
+                            .backoff_initial_ms = 5};
+    actor_id d = spawn(rt, "deep", NULL, &sup);
+    static const unsigned depths[] = {10, 2000, 5, 9000, 100};
+    for (size_t i = 0; i < sizeof depths / sizeof depths[0]; i++) {
+        uint8_t req[3] = {0xcd, (uint8_t)(depths[i] >> 8), (uint8_t)depths[i]};
+        reply r;
+        reply_init(&r);
+        assert_int_equal(actor_call(rt, d, req, 3, 5000, on_reply, &r),
+                         SHOAL_OK);
+        reply_wait(&r);
+        assert_int_equal(r.err, SHOAL_OK);
+        assert_int_equal(r.len, 1);
+    }
+    /* Deeper than the call depth limit: a trap, then a restart. */
+    uint8_t too_deep[3] = {0xcd, 0x4e, 0x20}; /* 20000 */
+    assert_int_equal(actor_send(rt, d, too_deep, 3), SHOAL_OK);
+    for (int k = 0; k < 500 && exits_of(&ev) < 1; k++)
+        usleep(2000);
+    assert_int_equal(exits_of(&ev), 1);
+    uint8_t again[3] = {0xcd, 0x0b, 0xb8}; /* 3000 */
+    reply r;
+    reply_init(&r);
+    assert_int_equal(actor_call(rt, d, again, 3, 5000, on_reply, &r), SHOAL_OK);
+    reply_wait(&r);
+    assert_int_equal(r.err, SHOAL_OK);
+    actor_info info;
+    assert_int_equal(actor_info_get(rt, d, &info), SHOAL_OK);
+    assert_int_equal(info.restarts, 1);
+    assert_int_equal(info.last_exit.kind, ACTOR_EXIT_TRAP);
+    actor_runtime_delete(rt);
+}
+
 /* 100,000 actors spawned, counted, and stopped cleanly. */
 static void test_many_actors(void **state)
 {
@@ -527,6 +568,7 @@ int main(void)
         cmocka_unit_test(test_restart_on_failure),
         cmocka_unit_test(test_restart_always_and_kill),
         cmocka_unit_test(test_drain),
+        cmocka_unit_test(test_deep_stacks_and_restart),
         cmocka_unit_test(test_many_actors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
