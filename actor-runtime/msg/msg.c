@@ -204,22 +204,26 @@ shoal_err msg_validate(const uint8_t *p, size_t len, shoal_errinfo *ei)
 
 /* ---- messages ---- */
 
-/* The size class of a message of len payload bytes (see shoal_msg.h):
- * buffers of 64 << (class - 1) bytes, or 0 for an exact buffer. */
+/* The buffer sizes of the classes 1 to MSG_POOL_CLASSES (shoal_msg.h). */
+static const uint16_t class_sizes[MSG_POOL_CLASSES] = {40,  56,  88,  120,
+                                                       184, 248, 376, 504};
+
+/* The size class of a message of len payload bytes, or 0 for an exact
+ * buffer. */
 static uint8_t class_of(size_t len)
 {
     size_t total = sizeof(shoal_msg) + len;
     if (total > MSG_CLASS_MAX_BYTES)
         return 0;
-    uint8_t c = 1;
-    while ((size_t)64 << (c - 1) < total)
+    uint8_t c = 0;
+    while (class_sizes[c] < total)
         c++;
-    return c;
+    return (uint8_t)(c + 1);
 }
 
 static size_t class_bytes(uint8_t c)
 {
-    return (size_t)64 << (c - 1);
+    return class_sizes[c - 1];
 }
 
 static bool msg_args_ok(msg_kind kind, const uint8_t *payload, size_t len)

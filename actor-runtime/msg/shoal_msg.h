@@ -53,12 +53,14 @@ shoal_msg *msg_new(msg_kind kind, uint64_t sender, uint64_t corr,
 void msg_free(shoal_msg *m);
 
 /* Message buffers come in size classes: a message whose header and payload
- * fit in MSG_CLASS_MAX_BYTES gets a buffer of 64, 128, 256 or 512 bytes
- * (its size_class, 1 to MSG_POOL_CLASSES), a bigger one an exact buffer
- * (size_class 0). Every buffer is malloc'ed, so msg_free frees any of them
- * and a pool takes any classed buffer, wherever it was made. */
-#define MSG_POOL_CLASSES 4
-#define MSG_CLASS_MAX_BYTES 512u
+ * fit in MSG_CLASS_MAX_BYTES gets a buffer of 40, 56, 88, 120, 184, 248,
+ * 376 or 504 bytes (its size_class, 1 to MSG_POOL_CLASSES), a bigger one
+ * an exact buffer (size_class 0). The sizes are those malloc serves without
+ * waste (16n + 8 bytes), so that a mailbox of small messages costs what it
+ * did with exact buffers. Every buffer is malloc'ed, so msg_free frees any
+ * of them and a pool takes any classed buffer, wherever it was made. */
+#define MSG_POOL_CLASSES 8
+#define MSG_CLASS_MAX_BYTES 504u
 
 /* A cache of free message buffers, one list per size class, so that a
  * thread that makes and frees many messages (a worker of the actor runtime)
