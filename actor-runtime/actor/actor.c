@@ -686,7 +686,6 @@ shoal_err actor__spawn_internal(actor_runtime *rt, module_entry *mod,
     a->alloc_base = base;
     a->block = (uint8_t *)a + head;
     a->block_bytes = block;
-    a->span = (uint32_t)(head + block);
     a->rt = rt;
     a->mod = mod;
     pthread_mutex_init(&a->lock, NULL);

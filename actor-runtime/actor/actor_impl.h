@@ -86,10 +86,7 @@ struct actor {
     table_slot *slot;
     actor_runtime *rt;
     atomic_uint run; /* RUN_* bits */
-    /* Bytes from the actor's start that hold it and its Wasm state (the
-     * block): what a worker about to run it prefetches. */
-    uint32_t span;
-    mailbox mb; /* pushed by senders, popped by the runner */
+    mailbox mb;      /* pushed by senders, popped by the runner */
 
     /* ---- the runner's lines ---- */
     actor_id id;

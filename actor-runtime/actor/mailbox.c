@@ -1,9 +1,12 @@
 /* An actor's mailbox: many producers, one consumer, no lock (mailbox.h).
  *
  * Memory orders, in one place:
- * - A push publishes its message with a release compare-and-swap on the
- *   inbox; the consumer's exchange of the inbox acquires, so the message's
- *   bytes and its next link are visible to it.
+ * - A push publishes its message with a compare-and-swap on the inbox
+ *   (release at least); the consumer's exchange of the inbox acquires, so
+ *   the message's bytes and its next link are visible to it. Both, and the
+ *   consumer's first look at the inbox, are seq_cst for the scheduler's
+ *   notification protocol (sched.c): a runner that looks after clearing its
+ *   notification finds every message whose sender saw the bit set.
  * - `pushed` is only a count: its compare-and-swap is relaxed. It is
  *   sequenced before the release push, so it happens before the consumer
  *   pops that message and stores `popped` (release).
@@ -69,9 +72,10 @@ shoal_err mbox_push(mailbox *mb, shoal_msg *m, bool bounded)
             return SHOAL_ENOTFOUND;
         }
         m->next = top;
-        /* Release: the consumer that takes m sees its bytes and link. */
+        /* Seq_cst (release at least): the consumer that takes m sees its
+         * bytes and link; see the file comment. */
     } while (!atomic_compare_exchange_weak_explicit(
-        &mb->inbox, &top, m, memory_order_release, memory_order_relaxed));
+        &mb->inbox, &top, m, memory_order_seq_cst, memory_order_relaxed));
     return SHOAL_OK;
 }
 
@@ -79,9 +83,9 @@ shoal_err mbox_push(mailbox *mb, shoal_msg *m, bool bounded)
  * arrival order. Leaves `with` in the inbox (NULL, or MBOX_CLOSED). */
 static void take_inbox(mailbox *mb, shoal_msg *with)
 {
-    /* Acquire: pairs with the release of each push. */
+    /* Acquire (seq_cst): pairs with each push. */
     shoal_msg *m =
-        atomic_exchange_explicit(&mb->inbox, with, memory_order_acquire);
+        atomic_exchange_explicit(&mb->inbox, with, memory_order_seq_cst);
     if (m == MBOX_CLOSED || m == NULL)
         return;
     shoal_msg *first = NULL, *last = m;
@@ -109,9 +113,8 @@ static void count_popped(mailbox *mb, unsigned n)
 shoal_msg *mbox_pop(mailbox *mb)
 {
     if (mb->head == NULL) {
-        /* Relaxed: a push this misses notifies the actor, and its runner
-         * looks again after that notification (sched.c). */
-        shoal_msg *top = atomic_load_explicit(&mb->inbox, memory_order_relaxed);
+        /* Seq_cst: see the file comment. */
+        shoal_msg *top = atomic_load_explicit(&mb->inbox, memory_order_seq_cst);
         if (top == NULL || top == MBOX_CLOSED)
             return NULL;
         take_inbox(mb, NULL);
@@ -139,7 +142,7 @@ bool mbox_empty(mailbox *mb)
 {
     if (mb->head)
         return false;
-    shoal_msg *top = atomic_load_explicit(&mb->inbox, memory_order_relaxed);
+    shoal_msg *top = atomic_load_explicit(&mb->inbox, memory_order_seq_cst);
     return top == NULL || top == MBOX_CLOSED;
 }
 

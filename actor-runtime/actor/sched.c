@@ -16,13 +16,23 @@
  * its worker sees the bit when it tries to make it idle, and looks again.
  * Only read-modify-writes change the word, and each reads the latest value,
  * so a notification is never lost between a runner's last look and its
- * going idle:
- * - notify: release, so that the runner which later clears the bit
- *   (acquire) sees what was pushed before it;
- * - a turn's start: acquire, clearing RUN_NOTIFIED and setting RUN_RUNNING;
- * - going idle: a compare-and-swap from exactly RUN_RUNNING to 0, release
- *   (the next runner acquires this turn's writes through the word), which
- *   fails if a notification came.
+ * going idle. When the bit is set already (a flood of messages to one
+ * actor), a notifier only reads it, and writes nothing.
+ *
+ * Memory orders: every access to the word is seq_cst, and so are the
+ * accesses that publish and find work around it (the mailbox's push and
+ * the consumer's look at the inbox, the kill_requested, restarting and
+ * dead flags; replies and timeouts go under the actor's lock). On x86 a
+ * seq_cst load is a plain load and a read-modify-write is locked anyway,
+ * so this costs nothing there. It makes the notifier's fast path sound: a
+ * notifier that publishes work and then reads the bit set has its read
+ * before the runner's clearing of that bit in the single total order, and
+ * the runner's next look comes after the clearing, so it finds the work.
+ * Without the fast path, release and acquire would do: a turn's start
+ * clears the bit and sets RUN_RUNNING (acquiring what was notified, and
+ * the previous turn's writes); going idle is a compare-and-swap from
+ * exactly RUN_RUNNING to 0 (releasing this turn's writes to the next
+ * runner), which fails if a notification came.
  *
  * The workers' queues are rings written at the tail by their owner alone
  * and taken at the head with a compare-and-swap, by the owner or a thief
@@ -45,8 +55,8 @@
 /* Free message buffers a worker keeps per size class. */
 #define POOL_PER_CLASS 512u
 /* Rounds of looking for work (each after a short pause) before sleeping. */
-#define SPIN_ROUNDS 64
-#define SPIN_PAUSES 64
+#define SPIN_ROUNDS 32
+#define SPIN_PAUSES 16
 
 struct worker {
     actor_runtime *rt;
@@ -272,37 +282,24 @@ static void enqueue_global(actor_runtime *rt, actor *a)
     pthread_mutex_unlock(&rt->sched_lock);
 }
 
-/* Starts loading the actor a worker will run next: its fields and the Wasm
- * state in its block (exec, stack, frames, instance, globals) sit in one
- * span of memory. With thousands of actors each message otherwise meets
- * them cold, one cache miss after another. A hint only. */
-static void prefetch_actor(const actor *a)
-{
-    enum { MAX_PREFETCH = 2048 };
-    const char *p = (const char *)a;
-    size_t n = a->span < MAX_PREFETCH ? a->span : MAX_PREFETCH;
-    for (size_t off = 64; off < n; off += 64)
-        __builtin_prefetch(p + off, 1, 3);
-}
-
 void sched__notify(actor *a)
 {
-    /* Release: see the file comment. */
+    /* Queued, notified or dead already: nothing to add (see the file
+     * comment for why reading is enough). */
+    if (atomic_load_explicit(&a->run, memory_order_seq_cst) &
+        (RUN_NOTIFIED | RUN_DEAD))
+        return;
     unsigned old =
-        atomic_fetch_or_explicit(&a->run, RUN_NOTIFIED, memory_order_release);
+        atomic_fetch_or_explicit(&a->run, RUN_NOTIFIED, memory_order_seq_cst);
     if (old != 0)
         return; /* queued, running (it will look again) or dead */
     /* Idle until now: this caller enqueues it, and the queue holds a
      * reference. */
     actor__ref(a);
     worker *w = this_worker;
-    if (w && w->rt == a->rt) {
-        /* It runs on this worker, without a hand-off; next, if nothing
-         * else is queued here (a message rally), so worth loading now. */
-        if (runq_empty(w))
-            prefetch_actor(a);
-        enqueue_local(w, a);
-    } else
+    if (w && w->rt == a->rt)
+        enqueue_local(w, a); /* runs on this worker, without a hand-off */
+    else
         enqueue_global(a->rt, a);
 }
 
@@ -517,7 +514,7 @@ static bool call_done(actor *a)
 static enum turn_end run_slice(worker *w, actor *a, int64_t *slice)
 {
     for (;;) {
-        if (atomic_load_explicit(&a->kill_requested, memory_order_acquire)) {
+        if (atomic_load_explicit(&a->kill_requested, memory_order_seq_cst)) {
             pthread_mutex_lock(&a->lock);
             actor_exit why = a->kill_reason;
             pthread_mutex_unlock(&a->lock);
@@ -588,11 +585,11 @@ static enum turn_end run_slice(worker *w, actor *a, int64_t *slice)
  * reference). */
 static void requeue(worker *w, actor *a)
 {
-    unsigned s = atomic_load_explicit(&a->run, memory_order_relaxed);
-    /* Release: the next runner acquires this turn's writes. */
+    unsigned s = atomic_load_explicit(&a->run, memory_order_seq_cst);
+    /* The next runner acquires this turn's writes. */
     while (!atomic_compare_exchange_weak_explicit(
-        &a->run, &s, (s & ~RUN_RUNNING) | RUN_NOTIFIED, memory_order_release,
-        memory_order_relaxed))
+        &a->run, &s, (s & ~RUN_RUNNING) | RUN_NOTIFIED, memory_order_seq_cst,
+        memory_order_seq_cst))
         ;
     enqueue_local(w, a);
 }
@@ -601,22 +598,24 @@ static void requeue(worker *w, actor *a)
  * reference, which it gives back or passes on). */
 static void run_actor(worker *w, actor *a)
 {
-    unsigned s = atomic_load_explicit(&a->run, memory_order_relaxed);
-    /* Acquire: the work notified, and the previous turn's writes. */
+    unsigned s = atomic_load_explicit(&a->run, memory_order_seq_cst);
+    /* Takes the notification: the work notified, and the previous turn's
+     * writes, are visible from here on. */
     while (!atomic_compare_exchange_weak_explicit(
-        &a->run, &s, (s & ~RUN_NOTIFIED) | RUN_RUNNING, memory_order_acquire,
-        memory_order_relaxed))
+        &a->run, &s, (s & ~RUN_NOTIFIED) | RUN_RUNNING, memory_order_seq_cst,
+        memory_order_seq_cst))
         ;
     int64_t slice = w->rt->cfg.fuel_slice;
     for (;;) {
         enum turn_end end = TURN_IDLE;
         /* A restarting actor has no Wasm state (the restart builds it);
-         * a dead one is done. Neither is touched here. Acquire: see the
-         * field comments. */
-        if (!atomic_load_explicit(&a->restarting, memory_order_acquire) &&
-            !atomic_load_explicit(&a->dead, memory_order_acquire))
+         * a dead one is done. Neither is touched here. Seq_cst: see the
+         * file comment (acquire would do for the state the restart built,
+         * published by its seq_cst store of restarting). */
+        if (!atomic_load_explicit(&a->restarting, memory_order_seq_cst) &&
+            !atomic_load_explicit(&a->dead, memory_order_seq_cst))
             end = run_slice(w, a, &slice);
-        if (atomic_load_explicit(&a->dead, memory_order_acquire)) {
+        if (atomic_load_explicit(&a->dead, memory_order_seq_cst)) {
             actor__unref(a); /* RUN_DEAD keeps it out of the queues */
             return;
         }
@@ -626,16 +625,16 @@ static void run_actor(worker *w, actor *a)
             return;
         }
         unsigned running = RUN_RUNNING;
-        /* Release: the next runner acquires this turn's writes. */
+        /* The next runner acquires this turn's writes. */
         if (atomic_compare_exchange_strong_explicit(&a->run, &running, 0,
-                                                    memory_order_release,
-                                                    memory_order_relaxed)) {
+                                                    memory_order_seq_cst,
+                                                    memory_order_seq_cst)) {
             actor__unref(a);
             return;
         }
         /* Notified while it ran: take the notification and look again,
-         * in this turn while the slice lasts. Acquire: what was notified. */
-        atomic_fetch_and_explicit(&a->run, ~RUN_NOTIFIED, memory_order_acquire);
+         * in this turn while the slice lasts. */
+        atomic_fetch_and_explicit(&a->run, ~RUN_NOTIFIED, memory_order_seq_cst);
         if (slice <= 0) {
             requeue(w, a);
             return;
