@@ -4,7 +4,7 @@
  *
  *   bench_actors WASM_DIR spawn idle|idle_mem N
  *   bench_actors WASM_DIR pingpong ROUND_TRIPS
- *   bench_actors WASM_DIR ring ACTORS LAPS
+ *   bench_actors WASM_DIR ring ACTORS LAPS [MAX_PAGES]
  *   bench_actors WASM_DIR fanout MESSAGES WORKERS
  *
  * WASM_DIR holds the modules built from bench/actors/wat. The runtime has
@@ -135,8 +135,7 @@ typedef struct reply {
     size_t len;
 } reply;
 
-static void on_reply(void *ctx, shoal_err err, const uint8_t *data,
-                     size_t len)
+static void on_reply(void *ctx, shoal_err err, const uint8_t *data, size_t len)
 {
     reply *r = ctx;
     pthread_mutex_lock(&r->lock);
@@ -279,8 +278,9 @@ static void bench_spawn(bench *b, const char *module, size_t n)
 
 /* Builds a ring of n actors, sends a token of `passes` to the first and
  * returns the seconds until the token ran out (at the first actor, when
- * passes is a multiple of n). */
-static double run_ring(bench *b, size_t n, uint32_t passes)
+ * passes is a multiple of n). max_pages, when not 0, is the actors' memory
+ * limit in pages (actor_limits.max_memory_pages) instead of the default. */
+static double run_ring(bench *b, size_t n, uint32_t passes, uint32_t max_pages)
 {
     add_module(b, "ring");
     actor_id *ids = malloc(n * sizeof *ids);
@@ -288,11 +288,12 @@ static double run_ring(bench *b, size_t n, uint32_t passes)
         fprintf(stderr, "bench_actors: out of memory\n");
         exit(1);
     }
+    actor_spawn_opts opts = {.limits.max_memory_pages = max_pages};
     uint8_t m[16];
-    ids[0] = spawn(b, "ring", NULL, 0, NULL);
+    ids[0] = spawn(b, "ring", NULL, 0, &opts);
     for (size_t i = n - 1; i >= 1; i--) {
         size_t len = put_u64(m, ids[(i + 1) % n]);
-        ids[i] = spawn(b, "ring", m, len, NULL);
+        ids[i] = spawn(b, "ring", m, len, &opts);
     }
     send_or_die(b, ids[0], m, put_u64(m, ids[1]));
 
@@ -310,17 +311,18 @@ static double run_ring(bench *b, size_t n, uint32_t passes)
 
 static void bench_pingpong(bench *b, uint32_t round_trips)
 {
-    double t = run_ring(b, 2, 2 * round_trips);
+    double t = run_ring(b, 2, 2 * round_trips, 0);
     printf("pingpong: %" PRIu32 " round trips in %.3f s\n", round_trips, t);
     result("pingpong_rt_per_s", round_trips / t);
 }
 
-static void bench_ring(bench *b, size_t n, uint32_t laps)
+static void bench_ring(bench *b, size_t n, uint32_t laps, uint32_t max_pages)
 {
-    double t = run_ring(b, n, (uint32_t)(n * laps));
+    double t = run_ring(b, n, (uint32_t)(n * laps), max_pages);
     double msgs = (double)n * laps;
-    printf("ring: %zu actors, %" PRIu32 " laps, %.0f messages in %.3f s\n", n,
-           laps, msgs, t);
+    printf("ring: %zu actors, %" PRIu32 " laps, %.0f messages in %.3f s "
+           "(memory limit %s)\n",
+           n, laps, msgs, t, max_pages ? "set" : "default");
     result("ring_msgs_per_s", msgs / t);
 }
 
@@ -345,8 +347,8 @@ static void bench_fanout(bench *b, uint32_t msgs, size_t nworkers)
     /* The replies queue up while the coordinator sends: its mailbox holds
      * them all. Its one handler call that sends them may take more than the
      * default fuel per message. */
-    actor_spawn_opts opts = {.limits = {.mailbox_cap = msgs + 1024,
-                                        .fuel_per_message = UINT64_MAX}};
+    actor_spawn_opts opts = {
+        .limits = {.mailbox_cap = msgs + 1024, .fuel_per_message = UINT64_MAX}};
     actor_id coord = spawn(b, "coordinator", init, 3 + 9 * nworkers, &opts);
     free(init);
 
@@ -383,16 +385,14 @@ int main(int argc, char **argv)
     if (argc < 3) {
         fprintf(stderr,
                 "usage: %s WASM_DIR spawn idle|idle_mem N | pingpong RT | "
-                "ring N LAPS | fanout MSGS WORKERS\n",
+                "ring N LAPS [MAX_PAGES] | fanout MSGS WORKERS\n",
                 argv[0]);
         return 1;
     }
     const char *t = getenv("BENCH_TIMEOUT_S");
-    bench b = {.wasm_dir = argv[1],
-               .timeout_ms = (t ? atoll(t) : 600) * 1000};
+    bench b = {.wasm_dir = argv[1], .timeout_ms = (t ? atoll(t) : 600) * 1000};
     const char *nw = getenv("BENCH_WORKERS");
-    actor_config cfg = {.node_id = 1,
-                        .workers = nw ? (unsigned)atoi(nw) : 2};
+    actor_config cfg = {.node_id = 1, .workers = nw ? (unsigned)atoi(nw) : 2};
     if (actor_runtime_new(&cfg, &b.rt) != SHOAL_OK) {
         fprintf(stderr, "bench_actors: cannot start the runtime\n");
         return 1;
@@ -404,7 +404,8 @@ int main(int argc, char **argv)
         bench_pingpong(&b, (uint32_t)arg(argc, argv, 3, 1000000));
     else if (strcmp(w, "ring") == 0)
         bench_ring(&b, arg(argc, argv, 3, 10000),
-                   (uint32_t)arg(argc, argv, 4, 1000));
+                   (uint32_t)arg(argc, argv, 4, 1000),
+                   (uint32_t)arg(argc, argv, 5, 0));
     else if (strcmp(w, "fanout") == 0)
         bench_fanout(&b, (uint32_t)arg(argc, argv, 3, 1000000),
                      arg(argc, argv, 4, 1000));

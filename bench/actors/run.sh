@@ -86,14 +86,17 @@ measure() {
     mkdir -p "$raw"
 
     # ---- the workloads: name, bench_actors arguments, actors.erl arguments ----
-    names=(spawn_idle spawn_idle_mem pingpong ring fanout)
+    names=(spawn_idle spawn_idle_mem pingpong ring ring_1page fanout)
     declare -A shoal_args=(
         [spawn_idle]="spawn idle $spawn_n"
         [spawn_idle_mem]="spawn idle_mem $spawn_n"
         [pingpong]="pingpong $pingpong_n"
         [ring]="ring $ring_n $ring_laps"
+        [ring_1page]="ring $ring_n $ring_laps 1"
         [fanout]="fanout $fanout_n $fanout_workers")
-    # Erlang has one kind of idle process: both spawn rows compare with it.
+    # Erlang has one kind of idle process: both spawn rows compare with it;
+    # and one ring: both ring rows (Shoal's actors with the default memory
+    # limit, and with a limit of the one page they use) compare with it.
     declare -A erl_args=(
         [spawn_idle]="spawn $spawn_n"
         [pingpong]="pingpong $pingpong_n"
@@ -197,5 +200,6 @@ row "kill $spawn_n, µs per actor (no memory)" spawn_idle spawn_idle kill_us 0 "
 row "kill $spawn_n, µs per actor (1 page)" spawn_idle_mem spawn_idle kill_us 0 "%.2f"
 row "ping-pong, round trips per s" pingpong pingpong pingpong_rt_per_s 1 "%.0f"
 row "ring $ring_n x $ring_laps, messages per s" ring ring ring_msgs_per_s 1 "%.0f"
+row "ring $ring_n x $ring_laps, messages per s (memory limit 1 page)" ring_1page ring ring_msgs_per_s 1 "%.0f"
 row "fan-out/fan-in $fanout_n x $fanout_workers, total s" fanout fanout fanout_s 0 "%.3f"
 row "fan-out/fan-in, messages per s" fanout fanout fanout_msgs_per_s 1 "%.0f"
