@@ -224,7 +224,8 @@ shoal_err actor__deliver(actor_runtime *rt, actor_id to, shoal_msg *m)
         pthread_mutex_unlock(&a->lock);
         if (taken) {
             m = NULL;
-            sched__notify(a);
+            if (sched__notify_give(a))
+                a = NULL; /* the run queue has the lookup's reference */
         }
     } else {
         /* Exit and down notices are never refused for a full mailbox; a
@@ -232,10 +233,14 @@ shoal_err actor__deliver(actor_runtime *rt, actor_id to, shoal_msg *m)
         err = mbox_push(&a->mb, m, m->kind != MSG_EXIT && m->kind != MSG_DOWN);
         if (err == SHOAL_OK) {
             m = NULL;
-            sched__notify(a);
+            /* An actor that goes into a run queue keeps the lookup's
+             * reference there. */
+            if (sched__notify_give(a))
+                a = NULL;
         }
     }
-    actor__unref(a);
+    if (a)
+        actor__unref(a);
     actor__msg_free(m);
     return err;
 }

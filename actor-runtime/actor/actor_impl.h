@@ -288,6 +288,10 @@ void sched__free(actor_runtime *rt);
  * looks again before it goes idle. Call after making the work visible;
  * with or without a->lock. */
 void sched__notify(actor *a);
+/* sched__notify for a caller about to drop its reference to a: when a
+ * goes into a run queue, the queue takes that reference instead of a new
+ * one (true: the caller's reference is gone). */
+bool sched__notify_give(actor *a);
 /* Handler calls under way (started and not ended), for draining. */
 int64_t sched__handling(actor_runtime *rt);
 /* The message pool of the calling thread's worker, or NULL off the

@@ -282,25 +282,45 @@ static void enqueue_global(actor_runtime *rt, actor *a)
     pthread_mutex_unlock(&rt->sched_lock);
 }
 
-void sched__notify(actor *a)
+/* Sets RUN_NOTIFIED; true when the actor was idle and the caller must
+ * enqueue it. */
+static bool notify_bit(actor *a)
 {
     /* Queued, notified or dead already: nothing to add (see the file
      * comment for why reading is enough). */
     if (atomic_load_explicit(&a->run, memory_order_seq_cst) &
         (RUN_NOTIFIED | RUN_DEAD))
-        return;
+        return false;
     unsigned old =
         atomic_fetch_or_explicit(&a->run, RUN_NOTIFIED, memory_order_seq_cst);
-    if (old != 0)
-        return; /* queued, running (it will look again) or dead */
-    /* Idle until now: this caller enqueues it, and the queue holds a
-     * reference. */
-    actor__ref(a);
+    return old == 0; /* else queued, running (it looks again) or dead */
+}
+
+/* Puts a, now queued, in a run queue, which takes a reference the caller
+ * gives. */
+static void enqueue(actor *a)
+{
     worker *w = this_worker;
     if (w && w->rt == a->rt)
         enqueue_local(w, a); /* runs on this worker, without a hand-off */
     else
         enqueue_global(a->rt, a);
+}
+
+void sched__notify(actor *a)
+{
+    if (notify_bit(a)) {
+        actor__ref(a); /* the queue's */
+        enqueue(a);
+    }
+}
+
+bool sched__notify_give(actor *a)
+{
+    if (!notify_bit(a))
+        return false;
+    enqueue(a); /* with the caller's reference */
+    return true;
 }
 
 /* Takes up to a fair share of the global queue into w's own: one to run
