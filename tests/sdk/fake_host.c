@@ -41,6 +41,13 @@ void fake_reset(shoal_id self)
     fake.idle_limit = 3;
 }
 
+void fake_clear_out(void)
+{
+    for (size_t i = 0; i < fake.out_len; i++)
+        free(fake.out[i].data);
+    fake.out_len = 0;
+}
+
 void fake_set_current(int32_t kind, shoal_id sender, const void *p, size_t len)
 {
     free(fake.current.data);

@@ -60,6 +60,8 @@ void shoal_main(void);
 
 /* Frees everything and starts over with actor id self. */
 void fake_reset(shoal_id self);
+/* Forgets what the actor did so far (fake.out). */
+void fake_clear_out(void);
 /* Makes a copy of p[0..len) the current message. */
 void fake_set_current(int32_t kind, shoal_id sender, const void *p, size_t len);
 /* Appends a copy to the messages receive hands out. */

@@ -21,7 +21,7 @@ static void start_at(int64_t start)
     /* It says it is ready, in its log; the tests look at what follows. */
     assert_int_equal(fake.out_len, 1);
     assert_int_equal(fake.out[0].kind, FAKE_OUT_LOG);
-    fake.out_len = 0;
+    fake_clear_out();
 }
 
 static void command(int32_t kind, const char *cmd)
