@@ -35,6 +35,7 @@ typedef struct replica {
     int64_t retry_ms;
     char module[65];
     char last_exit[300];
+    link_tag *tag; /* given to the runtime with the actor; see node.h */
 } replica;
 
 typedef struct group {
@@ -166,19 +167,26 @@ static void spawn_into(node *n, node_app *a, group *g, replica *r)
             [MANIFEST_RESTART_ON_FAILURE] = ACTOR_RESTART_ON_FAILURE,
             [MANIFEST_RESTART_NEVER] = ACTOR_RESTART_NEVER,
         };
+        free(r->tag);
+        r->tag = providers_tag_new(label, s);
         actor_spawn_opts opts = {
             .limits = {.max_memory_pages = (uint32_t)(s->memory >> 16),
                        .fuel_per_message = s->fuel_per_message,
                        .mailbox_cap = s->mailbox},
             .restart = policy[s->restart],
+            .tag = r->tag,
         };
-        err = actor_spawn(n->rt, s->module_hash, s->init, s->init_len, &opts,
-                          &r->id, &ei);
+        err = r->tag ? actor_spawn(n->rt, s->module_hash, s->init, s->init_len,
+                                   &opts, &r->id, &ei)
+                     : shoal_errinfo_set(&ei, SHOAL_ENOMEM, SIZE_MAX,
+                                         "out of memory");
     }
     if (err) {
         node_log(n, LOG_ERROR, "apps", label, "cannot start: %s", ei.msg);
         snprintf(r->last_exit, sizeof r->last_exit, "start failed: %s", ei.msg);
         r->id = 0;
+        free(r->tag);
+        r->tag = NULL;
         r->state = REP_FAILED;
         r->failures++;
         uint32_t shift = r->failures < 7 ? r->failures - 1 : 6;
@@ -219,8 +227,10 @@ static void spawn_new(node *n, node_app *a, group *g)
     spawn_into(n, a, g, r);
 }
 
+/* Only for a replica whose actor is gone (or never was): its tag goes. */
 static void remove_replica(group *g, replica *r)
 {
+    free(r->tag);
     size_t i = (size_t)(r - g->reps);
     g->reps[i] = g->reps[--g->nreps];
 }
@@ -334,9 +344,11 @@ static void reconcile_group(node *n, node_app *a, group *g)
 
 static void free_group(node *n, node_app *a, group *g)
 {
-    for (size_t i = 0; i < g->nreps; i++)
+    for (size_t i = 0; i < g->nreps; i++) {
         if (g->reps[i].id)
             logbook_detach(n->logs, g->reps[i].id);
+        free(g->reps[i].tag); /* the runtime is gone when groups go */
+    }
     /* The ring stays while another group of the same name uses it. */
     if (find_group(a, g->name) == NULL)
         logbook_drop_ring(n->logs, a->name, g->name);
@@ -346,7 +358,10 @@ static void free_group(node *n, node_app *a, group *g)
 
 static void free_app(node *n, node_app *a)
 {
-    for (size_t i = 0; i < a->ngroups; i++)
+    /* Out of the array first: free_group looks for other groups. */
+    size_t count = a->ngroups;
+    a->ngroups = 0;
+    for (size_t i = 0; i < count; i++)
         free_group(n, a, a->groups[i]);
     free(a->groups);
     manifest_free(a->spec);
@@ -445,6 +460,8 @@ static void on_exit_event(node *n, node_event *ev)
             } else {
                 logbook_detach(n->logs, r->id);
                 r->id = 0;
+                free(r->tag);
+                r->tag = NULL;
                 manifest_restart pol =
                     g->spec ? g->spec->restart : MANIFEST_RESTART_NEVER;
                 bool retry = pol == MANIFEST_RESTART_ALWAYS ||
@@ -566,6 +583,11 @@ shoal_err apps_recover(node *n, shoal_errinfo *ei)
                                      "out of memory");
         }
         s->spec = NULL; /* the app has it */
+        shoal_errinfo rei = {0};
+        if (providers_sync_routes(n, a->name, spec, &rei) != SHOAL_OK)
+            node_log(n, LOG_ERROR, "apps", NULL,
+                     "application %s: its HTTP routes are not served: %s",
+                     a->name, rei.msg);
         for (size_t k = 0; k < spec->nactors; k++)
             actors += spec->actors[k].replicas;
     }
@@ -658,6 +680,13 @@ shoal_err apps_apply(node *n, manifest_app *spec, const char *text,
     }
     int64_t version = a ? a->version + 1 : 1;
     int64_t now = node__now_ms();
+    err = providers_sync_routes(n, spec->name, spec, ei);
+    if (err) {
+        free(bytes);
+        manifest_free(spec);
+        apply_result_free(res);
+        return err;
+    }
     store_app row = {.name = spec->name,
                      .version = version,
                      .manifest = (char *)text,
@@ -667,6 +696,7 @@ shoal_err apps_apply(node *n, manifest_app *spec, const char *text,
                      .updated_ms = now};
     err = store_app_put(n->store, &row);
     if (err) {
+        providers_sync_routes(n, spec->name, a ? a->spec : NULL, NULL);
         free(bytes);
         manifest_free(spec);
         apply_result_free(res);
@@ -831,6 +861,7 @@ shoal_err apps_delete(node *n, const char *name, shoal_errinfo *ei)
                                  "deleting the application: %s",
                                  shoal_strerror(err));
     a->deleting = true;
+    providers_sync_routes(n, name, NULL, NULL);
     node_log(n, LOG_INFO, "apps", NULL, "deleting application %s", name);
     unsigned gone = 0;
     manifest_free(a->spec);

@@ -55,6 +55,22 @@ static void on_tick(uv_timer_t *t)
         apps_reconcile(n);
 }
 
+/* Shutting down: handlers under way finish while the loop still runs,
+ * so that their replies (HTTP responses, control replies) go out. */
+static void on_drain_tick(uv_timer_t *t)
+{
+    node *n = t->data;
+    bool done = actor_runtime_drain(n->rt, 0) == SHOAL_OK;
+    if (!done && node__now_ms() < n->drain_deadline_ms)
+        return;
+    if (!done)
+        node_log(n, LOG_WARN, "node", NULL,
+                 "handlers still running after %lld ms; stopping them",
+                 (long long)n->opt.shutdown_ms);
+    uv_timer_stop(t);
+    uv_stop(&n->loop);
+}
+
 static void on_signal(uv_signal_t *s, int signum)
 {
     node *n = s->data;
@@ -63,7 +79,12 @@ static void on_signal(uv_signal_t *s, int signum)
     node_log(n, LOG_INFO, "node", NULL, "%s: shutting down",
              signum == SIGTERM ? "SIGTERM" : "SIGINT");
     n->stopping = true;
-    uv_stop(&n->loop);
+    control_stop(n);
+    providers_quiesce(n);
+    n->drain_deadline_ms = node__now_ms() + n->opt.shutdown_ms;
+    uv_timer_init(&n->loop, &n->drain_timer);
+    n->drain_timer.data = n;
+    uv_timer_start(&n->drain_timer, on_drain_tick, 0, 5);
 }
 
 static void close_handle(uv_handle_t *h, void *arg)
@@ -73,22 +94,20 @@ static void close_handle(uv_handle_t *h, void *arg)
         uv_close(h, NULL);
 }
 
-/* Stops in the order that loses nothing: no new requests; handlers under
- * way finish (bounded); actors stop; the replies still owed go out; the
- * state is checkpointed. */
+/* After the drain (on_signal): the HTTP server closes and the kv thread
+ * stops; actors stop; the replies still owed go out; the state is
+ * checkpointed. */
 static void shut_down(node *n)
 {
     control_stop(n);
+    providers_stop(n);
     if (n->rt) {
-        if (actor_runtime_drain(n->rt, n->opt.shutdown_ms) != SHOAL_OK)
-            node_log(n, LOG_WARN, "node", NULL,
-                     "handlers still running after %lld ms; stopping them",
-                     (long long)n->opt.shutdown_ms);
         actor_runtime_delete(n->rt);
         n->rt = NULL;
     }
     run_events(n);
     control_free(n);
+    providers_free(n);
     apps_free(n);
     if (n->store) {
         store_checkpoint(n->store);
@@ -126,6 +145,7 @@ int node_run(const node_options *opt)
         .fuel_slice = opt->fuel_slice,
         .log = logbook_actor_log,
         .on_exit = apps_on_exit,
+        .resolve = providers_resolve,
         .ctx = n,
     };
     err = actor_runtime_new(&cfg, &n->rt);
@@ -137,6 +157,11 @@ int node_run(const node_options *opt)
     node_log(n, LOG_INFO, "node", NULL,
              "shoald %s: node %s (id %u), data directory %s", SHOAL_VERSION,
              store_node_name(n->store), store_node_id(n->store), opt->data_dir);
+    err = providers_start(n, &ei);
+    if (err) {
+        node_log(n, LOG_ERROR, "providers", NULL, "%s", ei.msg);
+        goto fail;
+    }
     err = apps_recover(n, &ei);
     if (err) {
         node_log(n, LOG_ERROR, "apps", NULL, "recovering: %s", ei.msg);

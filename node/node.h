@@ -29,6 +29,16 @@ typedef struct log_ring log_ring;
 typedef struct control control;
 typedef struct control_req control_req;
 typedef struct node_app node_app;
+typedef struct providers providers;
+
+/* What the runtime hands back with an actor's lookups and messages to
+ * providers (actor_spawn_opts.tag): its links, made at each spawn, freed
+ * after its final exit. */
+typedef struct link_tag {
+    char label[160]; /* app/actor/replica */
+    bool kv;
+    char bucket[256];
+} link_tag;
 
 typedef struct node_options {
     const char *data_dir;
@@ -59,7 +69,10 @@ struct node {
     node_store *store;
     actor_runtime *rt;
     control *ctl;
+    providers *prov;
     logbook *logs;
+    uv_timer_t drain_timer; /* shutting down: waits for handlers */
+    int64_t drain_deadline_ms;
     node_app *apps;        /* a list */
     char **loaded_modules; /* hashes added to the runtime */
     size_t nloaded, caploaded;
@@ -112,6 +125,25 @@ void control_free(node *n);
 void control_reply(control_req *req, uint8_t *bytes, size_t len);
 void control_reply_error(control_req *req, shoal_err err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* ---- providers.c ---- */
+
+shoal_err providers_start(node *n, shoal_errinfo *ei);
+/* Stops taking HTTP requests (shutting down); those under way finish. */
+void providers_quiesce(node *n);
+/* Closes the HTTP server and stops the kv thread (before the runtime goes). */
+void providers_stop(node *n);
+void providers_free(node *n);
+/* The tag of a replica being spawned with spec s, or NULL (no memory). */
+link_tag *providers_tag_new(const char *label, const manifest_actor *s);
+/* The runtime's resolve callback (worker threads). */
+shoal_err providers_resolve(void *ctx, actor_id caller, void *caller_tag,
+                            const char *name, size_t len, actor_id *out);
+/* Makes the HTTP routes of app match spec (NULL: none). All or nothing:
+ * on an error (a route taken by another app, an address that cannot be
+ * bound, a link without config.address) nothing changed. */
+shoal_err providers_sync_routes(node *n, const char *app,
+                                const manifest_app *spec, shoal_errinfo *ei);
 
 /* ---- ops.c ---- */
 

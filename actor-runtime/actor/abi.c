@@ -21,6 +21,7 @@ enum {
     E_LIMIT = -7,
     E_NOMSG = -8,
     E_EXITED = -9,
+    E_NOLINK = -10,
 };
 
 /* WASI errno values used here. */
@@ -472,6 +473,25 @@ static wasm_host_status h_demonitor(wasm_exec *x, void *env, uint64_t *slots)
     return ret_i32(slots, 0);
 }
 
+/* lookup(name_ptr, name_len) -> i64: the id name stands for (a linked
+ * provider), as the embedder's resolve says. */
+static wasm_host_status h_lookup(wasm_exec *x, void *env, uint64_t *slots)
+{
+    actor *a = self_of(x);
+    uint32_t len = (uint32_t)slots[1];
+    const uint8_t *name = guest(x, (uint32_t)slots[0], len);
+    if (name == NULL)
+        return ret_i64(slots, E_FAULT);
+    actor_runtime *rt = a->rt;
+    actor_id id = 0;
+    if (rt->cfg.resolve == NULL ||
+        rt->cfg.resolve(rt->cfg.ctx, a->id, a->tag, (const char *)name, len,
+                        &id) != SHOAL_OK ||
+        id == 0)
+        return ret_i64(slots, E_NOLINK);
+    return ret_i64(slots, (int64_t)id);
+}
+
 static wasm_host_status h_trap_exit(wasm_exec *x, void *env, uint64_t *slots)
 {
     actor *a = self_of(x);
@@ -692,6 +712,7 @@ static const host_def host_defs[] = {
     {SHOAL, "monitor", 1, 1, {I64}, {I64}, h_monitor},
     {SHOAL, "demonitor", 1, 1, {I64}, {I32}, h_demonitor},
     {SHOAL, "trap_exit", 1, 1, {I32}, {I32}, h_trap_exit},
+    {SHOAL, "lookup", 2, 1, {I32, I32}, {I64}, h_lookup},
     {WASI, "fd_write", 4, 1, {I32, I32, I32, I32}, {I32}, w_fd_write},
     {WASI, "clock_time_get", 3, 1, {I32, I64, I32}, {I32}, w_clock_time_get},
     {WASI, "clock_res_get", 2, 1, {I32, I32}, {I32}, w_clock_res_get},

@@ -198,12 +198,47 @@ void actor__embedder_reply(actor_runtime *rt, shoal_msg *m)
     msg_free(m);
 }
 
+/* A message to an endpoint: its callback, with the sender's tag. */
+static shoal_err deliver_to_endpoint(actor_runtime *rt, actor_id to,
+                                     shoal_msg *m)
+{
+    uint32_t slot = (uint32_t)(to >> 16) - ENDPOINT_SLOT_BASE;
+    shoal_err err = SHOAL_ENOTFOUND;
+    if (actor_id_node(to) == rt->cfg.node_id && slot < MAX_ENDPOINTS &&
+        (uint16_t)to == 1 && (m->kind == MSG_CAST || m->kind == MSG_REQUEST)) {
+        actor_delivery d = {
+            .from = m->sender,
+            .kind =
+                m->kind == MSG_REQUEST ? ACTOR_KIND_REQUEST : ACTOR_KIND_CAST,
+            .corr = m->corr,
+            .data = m->payload,
+            .len = m->len,
+        };
+        /* The sender is running (it sends), so its tag is stable. */
+        actor *from = m->sender ? actor__lookup(rt, m->sender) : NULL;
+        d.from_tag = from ? from->tag : NULL;
+        pthread_rwlock_rdlock(&rt->endpoints_lock);
+        const endpoint_entry *e = &rt->endpoints[slot];
+        if (e->fn) {
+            e->fn(e->ctx, to, &d);
+            err = SHOAL_OK;
+        }
+        pthread_rwlock_unlock(&rt->endpoints_lock);
+        if (from)
+            actor__unref(from);
+    }
+    actor__msg_free(m);
+    return err;
+}
+
 shoal_err actor__deliver(actor_runtime *rt, actor_id to, shoal_msg *m)
 {
     if (to == 0 && m->kind == MSG_REPLY) {
         actor__embedder_reply(rt, m);
         return SHOAL_OK;
     }
+    if ((uint32_t)(to >> 16) >= ENDPOINT_SLOT_BASE)
+        return deliver_to_endpoint(rt, to, m);
     actor *a = actor__lookup(rt, to);
     if (a == NULL) {
         actor__msg_free(m);
@@ -706,6 +741,7 @@ shoal_err actor__spawn_internal(actor_runtime *rt, module_entry *mod,
     mbox_init(&a->mb, a->limits.mailbox_cap);
     atomic_init(&a->run, 0);
     if (opts) {
+        a->tag = opts->tag;
         a->restart = opts->restart;
         a->backoff_initial_ms = opts->backoff_initial_ms;
         a->backoff_max_ms = opts->backoff_max_ms;
@@ -893,6 +929,7 @@ shoal_err actor_runtime_new(const actor_config *cfg, actor_runtime **out)
     atomic_init(&rt->next_ref, 1);
     pthread_mutex_init(&rt->modules_lock, NULL);
     pthread_mutex_init(&rt->calls_lock, NULL);
+    pthread_rwlock_init(&rt->endpoints_lock, NULL);
     pthread_mutex_init(&rt->recent_lock, NULL);
     rt->recent = calloc(RECENT_EXITS, sizeof *rt->recent);
     if (table__init(rt) != SHOAL_OK || rt->recent == NULL) {
@@ -956,6 +993,7 @@ void actor_runtime_delete(actor_runtime *rt)
     table__free(rt); /* every actor is freed: the queues dropped theirs */
     pthread_mutex_destroy(&rt->modules_lock);
     pthread_mutex_destroy(&rt->calls_lock);
+    pthread_rwlock_destroy(&rt->endpoints_lock);
     pthread_mutex_destroy(&rt->recent_lock);
     free(rt->recent);
     free(rt);
@@ -992,4 +1030,47 @@ shoal_err actor_runtime_drain(actor_runtime *rt, int64_t timeout_ms)
         nanosleep(&ts, NULL);
     }
     return SHOAL_OK;
+}
+
+/* ---- endpoints ---- */
+
+shoal_err actor_endpoint_new(actor_runtime *rt, actor_endpoint_fn fn, void *ctx,
+                             actor_id *out)
+{
+    shoal_err err = SHOAL_ELIMIT;
+    pthread_rwlock_wrlock(&rt->endpoints_lock);
+    for (uint32_t i = 0; i < MAX_ENDPOINTS; i++) {
+        if (rt->endpoints[i].fn == NULL) {
+            rt->endpoints[i] = (endpoint_entry){.fn = fn, .ctx = ctx};
+            *out = ((actor_id)rt->cfg.node_id << 48) |
+                   ((actor_id)(ENDPOINT_SLOT_BASE + i) << 16) | 1;
+            err = SHOAL_OK;
+            break;
+        }
+    }
+    pthread_rwlock_unlock(&rt->endpoints_lock);
+    return err;
+}
+
+void actor_endpoint_delete(actor_runtime *rt, actor_id endpoint)
+{
+    uint32_t slot = (uint32_t)(endpoint >> 16) - ENDPOINT_SLOT_BASE;
+    if (slot >= MAX_ENDPOINTS)
+        return;
+    pthread_rwlock_wrlock(&rt->endpoints_lock);
+    rt->endpoints[slot] = (endpoint_entry){0};
+    pthread_rwlock_unlock(&rt->endpoints_lock);
+}
+
+shoal_err actor_endpoint_reply(actor_runtime *rt, actor_id endpoint,
+                               actor_id to, uint64_t corr, const uint8_t *msg,
+                               size_t len)
+{
+    shoal_err err = msg_validate(msg, len, NULL);
+    if (err != SHOAL_OK)
+        return err;
+    shoal_msg *m = msg_new(MSG_REPLY, endpoint, corr, msg, len);
+    if (m == NULL)
+        return SHOAL_ENOMEM;
+    return actor__deliver(rt, to, m);
 }

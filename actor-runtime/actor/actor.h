@@ -57,6 +57,10 @@ typedef struct actor_spawn_opts {
     uint32_t backoff_max_ms;     /* delays double up to this (30000) */
     uint32_t max_restarts;       /* in restart_window_ms, else give up (10) */
     uint32_t restart_window_ms;  /* (60000) */
+    /* The embedder's, for this actor: handed to resolve and to endpoints
+     * with its lookups and messages, across its restarts. It must stay
+     * valid until on_exit says the actor will not restart. */
+    void *tag;
 } actor_spawn_opts;
 
 typedef enum actor_exit_kind {
@@ -93,6 +97,12 @@ typedef struct actor_config {
      * whether it will restart. Called on a worker, the timer thread or the
      * caller of actor_kill. May be NULL. */
     void (*on_exit)(void *ctx, actor_id id, const actor_exit *why);
+    /* lookup(name) of an actor (docs/abi.md): the id that name stands for
+     * for caller, whose spawn tag is caller_tag (NULL for actors spawned
+     * by actors). SHOAL_ENOTFOUND: the guest gets E_NOLINK. Called on
+     * worker threads. NULL: every lookup fails. */
+    shoal_err (*resolve)(void *ctx, actor_id caller, void *caller_tag,
+                         const char *name, size_t len, actor_id *out);
     void *ctx;
 } actor_config;
 
@@ -145,6 +155,41 @@ size_t actor_count(actor_runtime *rt);
  * SHOAL_ENOTFOUND. SHOAL_ETIMEDOUT after timeout_ms (< 0: forever). */
 shoal_err actor_wait(actor_runtime *rt, actor_id id, int64_t timeout_ms,
                      actor_exit *why);
+
+/* ---- endpoints: ids the embedder serves ---- */
+
+#define ACTOR_KIND_CAST 0
+#define ACTOR_KIND_REQUEST 1
+
+/* A message sent to an endpoint, valid during the callback. */
+typedef struct actor_delivery {
+    actor_id from;  /* 0: the embedder */
+    void *from_tag; /* the sender's spawn tag, or NULL */
+    int kind;       /* ACTOR_KIND_CAST or ACTOR_KIND_REQUEST */
+    uint64_t corr;  /* a request's: give it to actor_endpoint_reply */
+    const uint8_t *data;
+    size_t len;
+} actor_delivery;
+
+/* Called on the sender's thread (a worker, or the embedder's) for every
+ * message sent to the endpoint; it must not block and must not delete
+ * the endpoint. */
+typedef void (*actor_endpoint_fn)(void *ctx, actor_id endpoint,
+                                  const actor_delivery *d);
+
+/* Makes an id that actors can send to and call (a capability provider):
+ * messages to it go to fn instead of a mailbox. Errors: SHOAL_ELIMIT (at
+ * most 256 endpoints), SHOAL_ENOMEM. */
+shoal_err actor_endpoint_new(actor_runtime *rt, actor_endpoint_fn fn, void *ctx,
+                             actor_id *out);
+/* Removes an endpoint; when it returns no callback of it is running and
+ * none will start. Sends to it fail with SHOAL_ENOTFOUND. */
+void actor_endpoint_delete(actor_runtime *rt, actor_id endpoint);
+/* Answers a request an endpoint received (any thread). SHOAL_ENOTFOUND if
+ * the caller is gone; a caller that stopped waiting drops it. */
+shoal_err actor_endpoint_reply(actor_runtime *rt, actor_id endpoint,
+                               actor_id to, uint64_t corr, const uint8_t *msg,
+                               size_t len);
 
 /* What an actor is doing, for operators. */
 typedef struct actor_info {

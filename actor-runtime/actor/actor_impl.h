@@ -79,6 +79,16 @@ typedef struct monitor_entry {
 /* The fields a message touches come first, so that the sender's and the
  * runner's work on an actor falls on its first few cache lines; a sender
  * touches only the first (the actor is cache-line aligned). */
+/* Endpoint ids use slots from ENDPOINT_SLOT_BASE up, beyond any slot of
+ * the actor table. */
+#define ENDPOINT_SLOT_BASE 0xffffff00u
+#define MAX_ENDPOINTS 256
+
+typedef struct endpoint_entry {
+    actor_endpoint_fn fn;
+    void *ctx;
+} endpoint_entry;
+
 struct actor {
     /* ---- the message path: the sender's line ---- */
     /* Its slot in the table, which counts its references (the table's
@@ -152,6 +162,7 @@ struct actor {
     wasm_func *initialize; /* _initialize of a WASI reactor */
     shoal_msg *init_msg;
     shoal_msg *init_copy; /* for restarts */
+    void *tag;            /* actor_spawn_opts.tag, for the embedder */
     /* Memory for the Wasm state (wasm_store_new_in), allocated with the
      * actor right after it: block_bytes at block. */
     void *block;
@@ -224,6 +235,11 @@ struct actor_runtime {
     pthread_mutex_t recent_lock;
     struct recent_exit *recent;
     uint32_t recent_next;
+
+    /* Endpoints (actor_endpoint_new): callbacks run under the read lock,
+     * deletion takes the write lock. */
+    pthread_rwlock_t endpoints_lock;
+    endpoint_entry endpoints[MAX_ENDPOINTS];
 
     /* Requests from the embedder waiting for replies. */
     pthread_mutex_t calls_lock;
