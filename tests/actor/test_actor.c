@@ -441,6 +441,108 @@ static void test_restart_on_failure(void **state)
     actor_runtime_delete(rt);
 }
 
+/* ---- endpoints, tags and lookup ---- */
+
+/* What the endpoint of test_endpoints saw, and what resolve answers. */
+typedef struct svc {
+    actor_runtime *rt;
+    actor_id endpoint;
+    pthread_mutex_t lock;
+    unsigned calls, casts;
+    actor_id last_from;
+    void *last_tag;
+} svc;
+
+static int linked_tag; /* the tag of an actor linked to "svc" */
+
+static void on_svc(void *ctx, actor_id endpoint, const actor_delivery *d)
+{
+    svc *s = ctx;
+    pthread_mutex_lock(&s->lock);
+    s->last_from = d->from;
+    s->last_tag = d->from_tag;
+    if (d->kind == ACTOR_KIND_REQUEST)
+        s->calls++;
+    else
+        s->casts++;
+    pthread_mutex_unlock(&s->lock);
+    if (d->kind == ACTOR_KIND_REQUEST) {
+        static const uint8_t pong[] = {0xa4, 'p', 'o', 'n', 'g'};
+        assert_int_equal(actor_endpoint_reply(s->rt, endpoint, d->from, d->corr,
+                                              pong, sizeof pong),
+                         SHOAL_OK);
+    }
+}
+
+static shoal_err resolve_svc(void *ctx, actor_id caller, void *caller_tag,
+                             const char *name, size_t len, actor_id *out)
+{
+    svc *s = ctx;
+    if (caller_tag != &linked_tag || len != 3 || memcmp(name, "svc", 3) != 0)
+        return SHOAL_ENOTFOUND;
+    *out = s->endpoint;
+    return SHOAL_OK;
+}
+
+/* The one-byte reply of lookup.wat for a failure, or 0 if the reply is
+ * the string "pong". */
+static int call_svc(actor_runtime *rt, actor_id id)
+{
+    reply r;
+    call_str(rt, id, "ping", &r);
+    assert_int_equal(r.err, SHOAL_OK);
+    if (r.len == 5 && memcmp(r.data, "\xa4pong", 5) == 0)
+        return 0;
+    assert_int_equal(r.len, 1);
+    return (int8_t)r.data[0];
+}
+
+/* An endpoint answers actors that look it up, and sees who they are (their
+ * spawn tag); an actor the embedder does not resolve gets E_NOLINK; a
+ * deleted endpoint is gone for sends and calls. */
+static void test_endpoints(void **state)
+{
+    svc s = {0};
+    pthread_mutex_init(&s.lock, NULL);
+    actor_config cfg = {
+        .node_id = 3, .workers = 2, .resolve = resolve_svc, .ctx = &s};
+    assert_int_equal(actor_runtime_new(&cfg, &s.rt), SHOAL_OK);
+    actor_runtime *rt = s.rt;
+    add_module(rt, "SHOAL_ACTOR_WAT", "lookup.wasm", "lookup");
+    assert_int_equal(actor_endpoint_new(rt, on_svc, &s, &s.endpoint), SHOAL_OK);
+    assert_int_equal(actor_id_node(s.endpoint), 3);
+
+    actor_spawn_opts linked = {.tag = &linked_tag};
+    actor_id a = spawn(rt, "lookup", NULL, &linked);
+    actor_id b = spawn(rt, "lookup", NULL, NULL);
+    assert_int_equal(call_svc(rt, a), 0);
+    pthread_mutex_lock(&s.lock);
+    assert_int_equal(s.calls, 1);
+    assert_int_equal(s.last_from, a);
+    assert_ptr_equal(s.last_tag, &linked_tag);
+    pthread_mutex_unlock(&s.lock);
+    assert_int_equal(call_svc(rt, b), -10); /* E_NOLINK */
+
+    /* The embedder can send to an endpoint too (sender 0, no tag). */
+    static const uint8_t nil[] = {0xc0};
+    assert_int_equal(actor_send(rt, s.endpoint, nil, 1), SHOAL_OK);
+    pthread_mutex_lock(&s.lock);
+    assert_int_equal(s.casts, 1);
+    assert_int_equal(s.last_from, 0);
+    assert_null(s.last_tag);
+    pthread_mutex_unlock(&s.lock);
+
+    actor_endpoint_delete(rt, s.endpoint);
+    assert_int_equal(actor_send(rt, s.endpoint, nil, 1), SHOAL_ENOTFOUND);
+    assert_int_equal(call_svc(rt, a), -1); /* E_NOACTOR */
+    assert_int_equal(s.calls, 1);
+    /* Ids near the endpoints' that never were one fail cleanly. */
+    assert_int_equal(actor_send(rt, s.endpoint + (1u << 16), nil, 1),
+                     SHOAL_ENOTFOUND);
+    actor_runtime_delete(rt);
+    pthread_mutex_destroy(&s.lock);
+}
+
 /* Draining: handler calls under way finish, new ones do not start, and
  * the messages wait in the mailbox. */
 static void test_drain(void **state)
@@ -568,6 +670,7 @@ int main(void)
         cmocka_unit_test(test_restart_on_failure),
         cmocka_unit_test(test_restart_always_and_kill),
         cmocka_unit_test(test_drain),
+        cmocka_unit_test(test_endpoints),
         cmocka_unit_test(test_deep_stacks_and_restart),
         cmocka_unit_test(test_many_actors),
     };
