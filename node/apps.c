@@ -167,7 +167,7 @@ static void spawn_into(node *n, node_app *a, group *g, replica *r)
             [MANIFEST_RESTART_ON_FAILURE] = ACTOR_RESTART_ON_FAILURE,
             [MANIFEST_RESTART_NEVER] = ACTOR_RESTART_NEVER,
         };
-        free(r->tag);
+        providers_tag_free(r->tag);
         r->tag = providers_tag_new(label, s);
         actor_spawn_opts opts = {
             .limits = {.max_memory_pages = (uint32_t)(s->memory >> 16),
@@ -185,7 +185,7 @@ static void spawn_into(node *n, node_app *a, group *g, replica *r)
         node_log(n, LOG_ERROR, "apps", label, "cannot start: %s", ei.msg);
         snprintf(r->last_exit, sizeof r->last_exit, "start failed: %s", ei.msg);
         r->id = 0;
-        free(r->tag);
+        providers_tag_free(r->tag);
         r->tag = NULL;
         r->state = REP_FAILED;
         r->failures++;
@@ -230,7 +230,7 @@ static void spawn_new(node *n, node_app *a, group *g)
 /* Only for a replica whose actor is gone (or never was): its tag goes. */
 static void remove_replica(group *g, replica *r)
 {
-    free(r->tag);
+    providers_tag_free(r->tag);
     size_t i = (size_t)(r - g->reps);
     g->reps[i] = g->reps[--g->nreps];
 }
@@ -347,7 +347,8 @@ static void free_group(node *n, node_app *a, group *g)
     for (size_t i = 0; i < g->nreps; i++) {
         if (g->reps[i].id)
             logbook_detach(n->logs, g->reps[i].id);
-        free(g->reps[i].tag); /* the runtime is gone when groups go */
+        providers_tag_free(
+            g->reps[i].tag); /* the runtime is gone when groups go */
     }
     /* The ring stays while another group of the same name uses it. */
     if (find_group(a, g->name) == NULL)
@@ -460,7 +461,7 @@ static void on_exit_event(node *n, node_event *ev)
             } else {
                 logbook_detach(n->logs, r->id);
                 r->id = 0;
-                free(r->tag);
+                providers_tag_free(r->tag);
                 r->tag = NULL;
                 manifest_restart pol =
                     g->spec ? g->spec->restart : MANIFEST_RESTART_NEVER;

@@ -28,6 +28,9 @@ static const char usage[] =
     "                        " SHOAL_API_DEFAULT_URL
     "; host:port means tcp://)\n"
     "                        an ipc socket in the data directory is always on\n"
+    "  --provider NAME=CMD   run an external provider (repeatable): the node\n"
+    "                        starts CMD with /bin/sh and restarts it when it\n"
+    "                        exits; actors reach it through links to NAME\n"
     "  --workers N           actor worker threads (default: one per core)\n"
     "  --fuel-slice N        fuel per scheduling slice (default 10000)\n"
     "  --shutdown-timeout D  how long running handlers may finish at\n"
@@ -115,6 +118,7 @@ int main(int argc, char **argv)
     static const struct option longopts[] = {
         {"data-dir", required_argument, NULL, 'd'},
         {"listen", required_argument, NULL, 'l'},
+        {"provider", required_argument, NULL, 'p'},
         {"workers", required_argument, NULL, 'w'},
         {"fuel-slice", required_argument, NULL, 'f'},
         {"shutdown-timeout", required_argument, NULL, 's'},
@@ -129,6 +133,8 @@ int main(int argc, char **argv)
     const char *listen[8];
     char *listen_owned[8] = {0};
     unsigned nlisten = 0;
+    const char *external[16];
+    unsigned nproviders = 0;
     unsigned long long v;
     int c;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -150,6 +156,11 @@ int main(int argc, char **argv)
                 listen[nlisten] = listen_owned[nlisten];
                 nlisten++;
             }
+            break;
+        case 'p':
+            if (nproviders == 16)
+                return fail_usage("at most 16 --provider options%s", "");
+            external[nproviders++] = optarg;
             break;
         case 'w':
             if (!parse_uint(optarg, 1024, &v) || v == 0)
@@ -202,6 +213,8 @@ int main(int argc, char **argv)
         listen[nlisten++] = SHOAL_API_DEFAULT_URL;
     opt.listen = listen;
     opt.nlisten = nlisten;
+    opt.providers = external;
+    opt.nproviders = nproviders;
 
     if (make_dirs(data_dir) != 0) {
         fprintf(stderr, "shoald: cannot create data directory %s: %s\n",

@@ -101,6 +101,8 @@ static void shut_down(node *n)
 {
     control_stop(n);
     providers_stop(n);
+    if (n->rt)
+        external_stop(n);
     if (n->rt) {
         actor_runtime_delete(n->rt);
         n->rt = NULL;
@@ -162,6 +164,13 @@ int node_run(const node_options *opt)
         node_log(n, LOG_ERROR, "providers", NULL, "%s", ei.msg);
         goto fail;
     }
+    for (unsigned i = 0; i < opt->nproviders; i++) {
+        err = external_add(n, opt->providers[i], &ei);
+        if (err) {
+            node_log(n, LOG_ERROR, "providers", NULL, "%s", ei.msg);
+            goto fail;
+        }
+    }
     err = apps_recover(n, &ei);
     if (err) {
         node_log(n, LOG_ERROR, "apps", NULL, "recovering: %s", ei.msg);
@@ -193,6 +202,7 @@ done:
     uv_walk(&n->loop, close_handle, NULL);
     uv_run(&n->loop, UV_RUN_DEFAULT);
     uv_loop_close(&n->loop);
+    external_free(n); /* its handles are closed now */
     logbook_delete(n->logs);
     pthread_mutex_destroy(&n->events_lock);
     int code = n->exit_code;

@@ -30,20 +30,31 @@ typedef struct control control;
 typedef struct control_req control_req;
 typedef struct node_app node_app;
 typedef struct providers providers;
+typedef struct ext_provider ext_provider;
 
 /* What the runtime hands back with an actor's lookups and messages to
  * providers (actor_spawn_opts.tag): its links, made at each spawn, freed
  * after its final exit. */
+typedef struct tag_link {
+    char provider[64];
+    uint8_t *config; /* msgpack map */
+    size_t config_len;
+} tag_link;
+
 typedef struct link_tag {
     char label[160]; /* app/actor/replica */
     bool kv;
     char bucket[256];
+    size_t nlinks;
+    tag_link *links;
 } link_tag;
 
 typedef struct node_options {
     const char *data_dir;
     const char **listen; /* NNG URLs */
     unsigned nlisten;
+    const char **providers; /* external providers, "NAME=COMMAND" */
+    unsigned nproviders;
     unsigned workers;    /* 0: one per core */
     int64_t fuel_slice;  /* 0: the runtime's default */
     int64_t shutdown_ms; /* bound on draining handlers at shutdown */
@@ -70,6 +81,7 @@ struct node {
     actor_runtime *rt;
     control *ctl;
     providers *prov;
+    ext_provider *externals; /* a list */
     logbook *logs;
     uv_timer_t drain_timer; /* shutting down: waits for handlers */
     int64_t drain_deadline_ms;
@@ -136,6 +148,22 @@ void providers_stop(node *n);
 void providers_free(node *n);
 /* The tag of a replica being spawned with spec s, or NULL (no memory). */
 link_tag *providers_tag_new(const char *label, const manifest_actor *s);
+void providers_tag_free(link_tag *t);
+/* t's link to provider, or NULL. */
+const tag_link *providers_tag_link(const link_tag *t, const char *provider,
+                                   size_t len);
+
+/* ---- external.c ---- */
+
+/* Starts an external provider (docs/providers.md): the node listens for it
+ * on ipc://DATA_DIR/provider-NAME.sock and runs COMMAND with /bin/sh,
+ * restarting it when it exits. spec is "NAME=COMMAND". */
+shoal_err external_add(node *n, const char *spec, shoal_errinfo *ei);
+/* The endpoint of the external provider named name, or 0. */
+actor_id external_endpoint(node *n, const char *name, size_t len);
+/* Stops the processes and the sockets (before the runtime goes). */
+void external_stop(node *n);
+void external_free(node *n);
 /* The runtime's resolve callback (worker threads). */
 shoal_err providers_resolve(void *ctx, actor_id caller, void *caller_tag,
                             const char *name, size_t len, actor_id *out);

@@ -72,20 +72,54 @@ static bool config_str(const manifest_link *l, const char *key, char *buf,
     return ok;
 }
 
+void providers_tag_free(link_tag *t)
+{
+    if (t == NULL)
+        return;
+    for (size_t i = 0; i < t->nlinks; i++)
+        free(t->links[i].config);
+    free(t->links);
+    free(t);
+}
+
 link_tag *providers_tag_new(const char *label, const manifest_actor *s)
 {
     link_tag *t = calloc(1, sizeof *t);
     if (t == NULL)
         return NULL;
     snprintf(t->label, sizeof t->label, "%s", label);
+    t->links = calloc(s->nlinks ? s->nlinks : 1, sizeof *t->links);
+    if (t->links == NULL) {
+        free(t);
+        return NULL;
+    }
     for (size_t i = 0; i < s->nlinks; i++) {
         const manifest_link *l = &s->links[i];
+        tag_link *tl = &t->links[t->nlinks++];
+        snprintf(tl->provider, sizeof tl->provider, "%s", l->provider);
+        tl->config = malloc(l->config_len ? l->config_len : 1);
+        if (tl->config == NULL) {
+            providers_tag_free(t);
+            return NULL;
+        }
+        memcpy(tl->config, l->config, l->config_len);
+        tl->config_len = l->config_len;
         if (strcmp(l->provider, "kv") == 0) {
             t->kv = config_str(l, "bucket", t->bucket, sizeof t->bucket) &&
                     t->bucket[0];
         }
     }
     return t;
+}
+
+const tag_link *providers_tag_link(const link_tag *t, const char *provider,
+                                   size_t len)
+{
+    for (size_t i = 0; t && i < t->nlinks; i++)
+        if (strlen(t->links[i].provider) == len &&
+            memcmp(t->links[i].provider, provider, len) == 0)
+            return &t->links[i];
+    return NULL;
 }
 
 shoal_err providers_resolve(void *ctx, actor_id caller, void *caller_tag,
@@ -97,6 +131,13 @@ shoal_err providers_resolve(void *ctx, actor_id caller, void *caller_tag,
         n->prov->kv_endpoint) {
         *out = n->prov->kv_endpoint;
         return SHOAL_OK;
+    }
+    if (providers_tag_link(t, name, len)) {
+        actor_id ep = external_endpoint(n, name, len);
+        if (ep) {
+            *out = ep;
+            return SHOAL_OK;
+        }
     }
     node_log(n, LOG_WARN, "links", t ? t->label : NULL,
              "lookup of \"%.*s\": no link to a provider of that name", (int)len,
