@@ -76,9 +76,6 @@ typedef struct monitor_entry {
     actor_id watcher;
 } monitor_entry;
 
-/* The fields a message touches come first, so that the sender's and the
- * runner's work on an actor falls on its first few cache lines; a sender
- * touches only the first (the actor is cache-line aligned). */
 /* Endpoint ids use slots from ENDPOINT_SLOT_BASE up, beyond any slot of
  * the actor table. */
 #define ENDPOINT_SLOT_BASE 0xffffff00u
@@ -89,6 +86,9 @@ typedef struct endpoint_entry {
     void *ctx;
 } endpoint_entry;
 
+/* The fields a message touches come first, so that the sender's and the
+ * runner's work on an actor falls on its first few cache lines; a sender
+ * touches only the first (the actor is cache-line aligned). */
 struct actor {
     /* ---- the message path: the sender's line ---- */
     /* Its slot in the table, which counts its references (the table's

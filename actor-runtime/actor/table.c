@@ -90,7 +90,7 @@ shoal_err table__insert(actor_runtime *rt, actor *a)
     if (rt->nfree) {
         i = rt->free_slots[--rt->nfree];
     } else {
-        if (rt->nslots == UINT32_MAX) {
+        if (rt->nslots >= ENDPOINT_SLOT_BASE) { /* the endpoints' ids */
             pthread_mutex_unlock(&rt->table_lock);
             return SHOAL_ELIMIT;
         }
