@@ -61,7 +61,7 @@ cp "$apps"/demo.yaml "$apps"/counter.wasm "$apps"/echo.wasm "$tmp/"
 
 step "start a node"
 start_node
-ctl version | grep -q "0.1.0" || fail "version"
+ctl version | grep -c "0.1.0" >/dev/null || fail "version"
 
 step "apply: actors run"
 ctl apply -f "$tmp/demo.yaml" >"$tmp/out" || fail "apply: $(cat "$tmp/out")"
@@ -81,7 +81,7 @@ step "call"
   fail "echo round trip"
 
 step "logs"
-ctl logs demo/counter | grep -q "counter: ready" || fail "logs: no ready line"
+ctl logs demo/counter | grep -c "counter: ready" >/dev/null || fail "logs: no ready line"
 
 step "scale"
 ctl scale demo/echo --replicas 5 >/dev/null
@@ -113,7 +113,7 @@ if ctl call crash/trapper --data '"boom"' 2>"$tmp/err"; then fail "boom answered
 grep -q "exited" "$tmp/err" || fail "boom error: $(cat "$tmp/err")"
 wait_running crash/trapper 1
 [ "$(ctl get actors --app crash -o json | json "d[0]['restarts']")" = 1 ] || fail "restart count"
-ctl describe actor crash/trapper | grep -q "divide by zero" || fail "last exit not shown"
+ctl describe actor crash/trapper | grep -c "divide by zero" >/dev/null || fail "last exit not shown"
 ctl delete app crash >/dev/null
 
 step "kill -9 and restart: the state is recovered"
@@ -154,11 +154,11 @@ if ctl apply -f "$tmp/junk.yaml" 2>"$tmp/err"; then fail "invalid module applied
 
 step "malformed requests get error replies"
 url="tcp://127.0.0.1:$port"
-"$rawreq" "$url" c1 | grep -q '^EMALFORMED' || fail "garbage"
-"$rawreq" "$url" 92 | grep -q '^EMALFORMED' || fail "not a map"
-"$rawreq" "$url" 82a17601a26f70a3626164 | grep -q '^EINVAL' || fail "unknown op"
-"$rawreq" "$url" 82a17602a26f70a776657273696f6e | grep -q '^EINVAL' || fail "version 2"
-"$rawreq" "$url" 82a17601a26f70a76170702e676574 | grep -q '^EINVAL' || fail "missing arg"
+"$rawreq" "$url" c1 | grep -c '^EMALFORMED' >/dev/null || fail "garbage"
+"$rawreq" "$url" 92 | grep -c '^EMALFORMED' >/dev/null || fail "not a map"
+"$rawreq" "$url" 82a17601a26f70a3626164 | grep -c '^EINVAL' >/dev/null || fail "unknown op"
+"$rawreq" "$url" 82a17602a26f70a776657273696f6e | grep -c '^EINVAL' >/dev/null || fail "version 2"
+"$rawreq" "$url" 82a17601a26f70a76170702e676574 | grep -c '^EINVAL' >/dev/null || fail "missing arg"
 ctl version >/dev/null || fail "node died on bad requests"
 
 step "errors a user can cause"

@@ -69,8 +69,8 @@ ctl apply -f "$tmp/hello.yaml" >/dev/null || fail "apply"
 wait_status "$url/" 200
 
 step "routes by longest path prefix"
-get "$url/" | grep -q "hello from shoal (you asked for /)" || fail "GET /"
-get "$url/a/b?x=1" | grep -q "you asked for /a/b" || fail "GET /a/b"
+get "$url/" | grep -c "hello from shoal (you asked for /)" >/dev/null || fail "GET /"
+get "$url/a/b?x=1" | grep -c "you asked for /a/b" >/dev/null || fail "GET /a/b"
 [ "$(get "$url/count")" = 1 ] || fail "first count"
 [ "$(get "$url/count")" = 2 ] || fail "second count"
 [ "$(curl -s -o /dev/null -w '%{http_code}' -X POST "$url/")" = 405 ] || fail "POST is 405"
@@ -136,7 +136,7 @@ for i in 1 2 3 4; do
   clients+=($!)
 done
 wait "${clients[@]}" || true
-cat "$tmp"/c? | grep -q 503 || fail "no 503 from a full mailbox: $(cat "$tmp"/c?)"
+grep -q 503 "$tmp"/c? || fail "no 503 from a full mailbox: $(cat "$tmp"/c?)"
 
 step "delete removes the routes"
 ctl delete app slowpoke >/dev/null
@@ -146,7 +146,7 @@ for _ in $(seq 50); do
   sleep 0.1
 done
 # /slow now falls to the greeter's "/" route.
-get "$url/slow" | grep -q "you asked for /slow" || fail "route of a deleted app still served"
+get "$url/slow" | grep -c "you asked for /slow" >/dev/null || fail "route of a deleted app still served"
 
 step "SIGTERM: a clean exit"
 kill -TERM "$pid"
