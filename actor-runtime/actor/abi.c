@@ -116,7 +116,7 @@ static wasm_host_status h_send(wasm_exec *x, void *env, uint64_t *slots)
 /* Begins a wait (a->lock held); returns its sequence number. */
 static uint64_t begin_wait(actor *a, enum wait_kind kind)
 {
-    a->wait = kind;
+    a->wait = (uint8_t)kind;
     a->timed_out = false;
     return ++a->wait_seq;
 }
@@ -199,9 +199,7 @@ bool abi__complete_wait(actor *a)
         take_current(a, m);
     /* Fuel per message counts from the last wait: a long-running actor gets
      * a fresh budget for each message it waited for. */
-    a->budget = a->limits.fuel_per_message > INT64_MAX
-                    ? INT64_MAX
-                    : (int64_t)a->limits.fuel_per_message;
+    a->budget = a->fuel_budget;
     uint64_t r = (uint32_t)result;
     wasm_exec_complete_host(a->x, &r, 1);
     return true;

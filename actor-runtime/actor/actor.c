@@ -157,7 +157,6 @@ void actor__free(actor *a)
     free(a->monitoring);
     free(a->logbuf);
     pthread_mutex_destroy(&a->lock);
-    pthread_cond_destroy(&a->exited_cond);
     free(a->alloc_base);
 }
 
@@ -521,10 +520,11 @@ static void finish_exit(actor *a, const actor_exit *why_in, bool ends_restart)
         sched__timer_restart(rt, (int64_t)delay, a->id);
         return;
     }
-    pthread_mutex_lock(&a->lock);
+    pthread_mutex_lock(&rt->recent_lock);
     a->finished = true;
-    pthread_cond_broadcast(&a->exited_cond);
-    pthread_mutex_unlock(&a->lock);
+    if (rt->exit_waiters)
+        pthread_cond_broadcast(&rt->exit_cond);
+    pthread_mutex_unlock(&rt->recent_lock);
     actor__unref(a); /* the table's reference */
 }
 
@@ -729,13 +729,15 @@ shoal_err actor__spawn_internal(actor_runtime *rt, module_entry *mod,
     a->rt = rt;
     a->mod = mod;
     pthread_mutex_init(&a->lock, NULL);
-    pthread_cond_init(&a->exited_cond, NULL);
     const actor_limits *want = opts ? &opts->limits : NULL;
     a->limits.max_memory_pages = pick(want ? want->max_memory_pages : 0,
                                       rt->cfg.defaults.max_memory_pages);
     a->limits.fuel_per_message = want && want->fuel_per_message
                                      ? want->fuel_per_message
                                      : rt->cfg.defaults.fuel_per_message;
+    a->fuel_budget = a->limits.fuel_per_message > INT64_MAX
+                         ? INT64_MAX
+                         : (int64_t)a->limits.fuel_per_message;
     a->limits.mailbox_cap =
         pick(want ? want->mailbox_cap : 0, rt->cfg.defaults.mailbox_cap);
     mbox_init(&a->mb, a->limits.mailbox_cap);
@@ -883,20 +885,28 @@ shoal_err actor_wait(actor_runtime *rt, actor_id id, int64_t timeout_ms,
             deadline.tv_nsec -= 1000000000L;
         }
     }
+    /* One condition variable for the whole runtime: an actor_wait is rare,
+     * and a condition variable per actor cost 48 bytes each. */
     shoal_err err = SHOAL_OK;
-    pthread_mutex_lock(&a->lock);
+    pthread_mutex_lock(&rt->recent_lock);
+    rt->exit_waiters++;
     while (!a->finished) {
         if (timeout_ms < 0) {
-            pthread_cond_wait(&a->exited_cond, &a->lock);
-        } else if (pthread_cond_timedwait(&a->exited_cond, &a->lock,
+            pthread_cond_wait(&rt->exit_cond, &rt->recent_lock);
+        } else if (pthread_cond_timedwait(&rt->exit_cond, &rt->recent_lock,
                                           &deadline) != 0) {
             err = a->finished ? SHOAL_OK : SHOAL_ETIMEDOUT;
             break;
         }
     }
-    if (err == SHOAL_OK && why)
+    rt->exit_waiters--;
+    pthread_mutex_unlock(&rt->recent_lock);
+    /* exit_reason is written under the actor's lock before finished is set. */
+    if (err == SHOAL_OK && why) {
+        pthread_mutex_lock(&a->lock);
         *why = a->exit_reason;
-    pthread_mutex_unlock(&a->lock);
+        pthread_mutex_unlock(&a->lock);
+    }
     actor__unref(a);
     return err;
 }
@@ -931,6 +941,7 @@ shoal_err actor_runtime_new(const actor_config *cfg, actor_runtime **out)
     pthread_mutex_init(&rt->calls_lock, NULL);
     pthread_rwlock_init(&rt->endpoints_lock, NULL);
     pthread_mutex_init(&rt->recent_lock, NULL);
+    pthread_cond_init(&rt->exit_cond, NULL);
     rt->recent = calloc(RECENT_EXITS, sizeof *rt->recent);
     if (table__init(rt) != SHOAL_OK || rt->recent == NULL) {
         actor_runtime_delete(rt);
@@ -995,6 +1006,7 @@ void actor_runtime_delete(actor_runtime *rt)
     pthread_mutex_destroy(&rt->calls_lock);
     pthread_rwlock_destroy(&rt->endpoints_lock);
     pthread_mutex_destroy(&rt->recent_lock);
+    pthread_cond_destroy(&rt->exit_cond);
     free(rt->recent);
     free(rt);
 }

@@ -98,48 +98,49 @@ struct actor {
     atomic_uint run; /* RUN_* bits */
     mailbox mb;      /* pushed by senders, popped by the runner */
 
-    /* ---- the runner's lines ---- */
+    /* ---- the runner's line: what a message's turn touches ---- */
     actor_id id;
-    atomic_bool kill_requested; /* actor_kill or a failed link; read
-                                 * without the lock by the running worker */
+    /* Execution state: touched only by the worker that runs the actor. */
+    wasm_exec *x;
+    wasm_func *handle;   /* shoal_handle: reactive */
+    shoal_msg *current;  /* the current message */
+    int64_t budget;      /* fuel left for this message */
+    int64_t fuel_budget; /* a message's whole budget (fuel_per_message) */
+    atomic_uint_fast64_t fuel_total; /* since spawn; read by actor_info */
+    atomic_bool kill_requested;      /* actor_kill or a failed link; read
+                                      * without the lock by the running worker */
     /* Exiting or exited: no more messages. Written under the lock, read
      * without it by the worker that picks the actor up. */
     atomic_bool dead;
     /* Between an exit and its restart: it has no Wasm state, and no worker
-     * touches it. Written under the lock; read without it by workers
-     * (acquire: the restart's new state is visible once it reads false). */
+     * touches it. Written under the lock; read without it by workers (the
+     * restart's new state is visible once it reads false). */
     atomic_bool restarting;
+    bool in_call;    /* a Wasm call is under way (x holds state) */
+    bool req_open;   /* see req_sender */
+    uint8_t phase;   /* enum actor_phase */
+    uint8_t calling; /* enum actor_calling: what the call under way is */
+    uint8_t wait;    /* enum wait_kind; written under the lock by the runner
+                      * only */
 
-    /* Execution state: touched only by the worker that runs the actor. */
-    enum actor_phase phase;
-    enum actor_calling calling; /* what the call under way is */
-    bool in_call;               /* a Wasm call is under way (x holds state) */
-    bool req_open;
-    wasm_exec *x;
-    wasm_func *handle;  /* shoal_handle: reactive */
-    shoal_msg *current; /* the current message */
-    int64_t budget;     /* fuel left for this message */
-    actor_limits limits;
-    atomic_uint_fast64_t fuel_total; /* since spawn; read by actor_info */
+    /* ---- the rest ---- */
     /* The most recent request received, until answered (req_open): reply
      * answers it even after later receives and calls replaced the current
      * message. */
     actor_id req_sender;
     uint64_t req_corr;
-    enum wait_kind wait; /* written under the lock by the runner only */
-
-    /* ---- the rest ---- */
+    actor_limits limits;
     actor *next_run;      /* link in the global run queue */
     pthread_mutex_t lock; /* what follows up to the execution state, and
                            * `wait`, but for the fields that say they are
                            * atomic */
-    pthread_cond_t exited_cond;
-    shoal_msg *reply;   /* the awaited reply, when it arrived */
-    uint64_t wait_corr; /* WAIT_CALL */
-    uint64_t wait_seq;  /* increments per wait; stale timers see a change */
-    bool timed_out;     /* the wait's timer fired */
+    shoal_msg *reply;     /* the awaited reply, when it arrived */
+    uint64_t wait_corr;   /* WAIT_CALL */
+    uint64_t wait_seq;    /* increments per wait; stale timers see a change */
+    bool timed_out;       /* the wait's timer fired */
     actor_exit kill_reason;
-    bool finished; /* exit complete: links and monitors told */
+    bool finished; /* exit complete: links and monitors told (written
+                    * under the runtime's recent_lock) */
     actor_exit exit_reason;
     actor_exit last_exit; /* for actor_info, valid when has_exited */
     bool has_exited;
@@ -231,10 +232,14 @@ struct actor_runtime {
     pthread_t timer_thread;
     bool timer_started, timer_stop;
 
-    /* The last RECENT_EXITS exits, for actor_wait after the fact. */
+    /* The last RECENT_EXITS exits, for actor_wait after the fact; the lock
+     * also covers every actor's `finished`, and exit_cond tells actor_wait
+     * that one finished (when it has waiters). */
     pthread_mutex_t recent_lock;
     struct recent_exit *recent;
     uint32_t recent_next;
+    pthread_cond_t exit_cond;
+    uint32_t exit_waiters;
 
     /* Endpoints (actor_endpoint_new): callbacks run under the read lock,
      * deletion takes the write lock. */

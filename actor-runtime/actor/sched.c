@@ -442,10 +442,8 @@ static void exit_with(actor *a, actor_exit_kind kind, int32_t code,
 static bool begin(actor *a, wasm_func *f, enum actor_calling calling,
                   const uint64_t *args, uint32_t nargs)
 {
-    a->calling = calling;
-    a->budget = a->limits.fuel_per_message > INT64_MAX
-                    ? INT64_MAX
-                    : (int64_t)a->limits.fuel_per_message;
+    a->calling = (uint8_t)calling;
+    a->budget = a->fuel_budget;
     return wasm_exec_call(a->x, f, args, nargs) == SHOAL_OK;
 }
 
