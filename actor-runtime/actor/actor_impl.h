@@ -137,13 +137,9 @@ struct actor {
     shoal_msg *reply;     /* the awaited reply, when it arrived */
     uint64_t wait_corr;   /* WAIT_CALL */
     uint64_t wait_seq;    /* increments per wait; stale timers see a change */
-    bool timed_out;       /* the wait's timer fired */
     actor_exit kill_reason;
-    bool finished; /* exit complete: links and monitors told (written
-                    * under the runtime's recent_lock) */
     actor_exit exit_reason;
     actor_exit last_exit; /* for actor_info, valid when has_exited */
-    bool has_exited;
 
     actor_id *links;
     uint32_t nlinks, caplinks;
@@ -151,7 +147,6 @@ struct actor {
     uint32_t nmonitors, capmonitors;
     monitor_entry *monitoring; /* whom it watches (watcher = the target) */
     uint32_t nmonitoring, capmonitoring;
-    bool trap_exit;
 
     /* More execution state. */
     module_entry *mod;
@@ -169,21 +164,28 @@ struct actor {
     void *block;
     size_t block_bytes;
     void *alloc_base; /* what malloc gave for the actor and its block */
+    char *logbuf;     /* a partial stdout/stderr line */
 
     /* Supervision (actor_spawn_opts). */
+    uint64_t window_start; /* ns */
     actor_restart restart;
     uint32_t backoff_initial_ms, backoff_max_ms;
     uint32_t max_restarts, restart_window_ms;
-    uint32_t restarts;     /* in the current window */
-    uint64_t window_start; /* ns */
+    uint32_t restarts;          /* in the current window */
+    atomic_uint total_restarts; /* since spawn; read without the lock */
+    uint32_t loglen;
+
+    bool timed_out; /* the wait's timer fired */
+    bool finished;  /* exit complete: links and monitors told (written
+                     * under the runtime's recent_lock) */
+    bool has_exited;
+    bool trap_exit;
     /* A thread owns the restarting actor: its restart, making the Wasm
      * state, or actor_kill, ending it. The other then leaves it alone. */
     bool owned;
-    /* For actor_info, read without the lock. */
-    atomic_bool started;        /* phase READY since the last (re)start */
-    atomic_uint total_restarts; /* since spawn */
-    char *logbuf;               /* a partial stdout/stderr line */
-    uint32_t loglen;
+    /* Phase READY since the last (re)start; read without the lock by
+     * actor_info. */
+    atomic_bool started;
 };
 
 struct actor_runtime {
