@@ -152,17 +152,16 @@ static inline int payload_cb_ext(payload_user *u, const char *b, const char *p,
 #include <msgpack/unpack_template.h>
 
 /* msg_validate, for bytes found at `where` ("" or "envelope: body: "). */
-static shoal_err payload_check(const uint8_t *p, size_t len, shoal_errinfo *ei,
-                               const char *where)
+static shoal_err payload_check_max(const uint8_t *p, size_t len, size_t max,
+                                   shoal_errinfo *ei, const char *where)
 {
     if (len == 0)
         return shoal_errinfo_set(ei, SHOAL_EMALFORMED, 0,
                                  "%sempty: no msgpack object", where);
-    if (len > MSG_MAX_PAYLOAD)
+    if (len > max)
         return shoal_errinfo_set(
-            ei, SHOAL_ELIMIT, MSG_MAX_PAYLOAD,
-            "%s%zu bytes: larger than the limit of %u bytes", where, len,
-            MSG_MAX_PAYLOAD);
+            ei, SHOAL_ELIMIT, max,
+            "%s%zu bytes: larger than the limit of %zu bytes", where, len, max);
 
     struct payload_context ctx;
     payload_init(&ctx);
@@ -192,6 +191,21 @@ static shoal_err payload_check(const uint8_t *p, size_t len, shoal_errinfo *ei,
     return shoal_errinfo_set(ei, SHOAL_EMALFORMED, off,
                              "%sbyte 0x%02x is not a msgpack type", where,
                              p[off]);
+}
+
+static shoal_err payload_check(const uint8_t *p, size_t len, shoal_errinfo *ei,
+                               const char *where)
+{
+    return payload_check_max(p, len, MSG_MAX_PAYLOAD, ei, where);
+}
+
+shoal_err msg_validate_max(const uint8_t *p, size_t len, size_t max,
+                           shoal_errinfo *ei)
+{
+    if (p == NULL && len > 0)
+        return shoal_errinfo_set(ei, SHOAL_EINVAL, SIZE_MAX,
+                                 "no bytes given for %zu", len);
+    return payload_check_max(p, len, max, ei, "");
 }
 
 shoal_err msg_validate(const uint8_t *p, size_t len, shoal_errinfo *ei)

@@ -43,6 +43,11 @@ typedef struct shoal_msg {
  * nested arrays and maps: a scalar is 0 deep, [[]] is 2. Allocates nothing.
  * SHOAL_EINVAL when p is NULL and len is not 0. */
 shoal_err msg_validate(const uint8_t *p, size_t len, shoal_errinfo *ei);
+/* msg_validate with another size limit, for bytes that are not actor
+ * messages (the control API's requests, which carry modules). Run it
+ * before msgpack-c's unpacker, which allocates what headers claim. */
+shoal_err msg_validate_max(const uint8_t *p, size_t len, size_t max,
+                           shoal_errinfo *ei);
 
 /* A new message with a copy of the payload (not validated here); NULL when
  * out of memory, or when kind is not a msg_kind, len is over MSG_MAX_PAYLOAD

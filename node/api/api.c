@@ -6,12 +6,19 @@
 
 #include <openssl/evp.h>
 
+#include "shoal_msg.h"
+
 shoal_err api_parse(const void *buf, size_t len, api_msg *out,
                     shoal_errinfo *ei)
 {
     size_t off = 0;
     msgpack_unpacked_init(&out->u);
     out->root = NULL;
+    /* Checked first: msgpack-c allocates what a header claims, so a few
+     * bytes could ask it for gigabytes. */
+    shoal_err err = msg_validate_max(buf, len, SHOAL_API_MAX_MSG, ei);
+    if (err)
+        return err == SHOAL_ELIMIT ? err : SHOAL_EMALFORMED;
     msgpack_unpack_return r = msgpack_unpack_next(&out->u, buf, len, &off);
     switch (r) {
     case MSGPACK_UNPACK_SUCCESS:

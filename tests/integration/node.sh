@@ -156,6 +156,9 @@ step "malformed requests get error replies"
 url="tcp://127.0.0.1:$port"
 "$rawreq" "$url" c1 | grep -c '^EMALFORMED' >/dev/null || fail "garbage"
 "$rawreq" "$url" 92 | grep -c '^EMALFORMED' >/dev/null || fail "not a map"
+# A map that claims 2^32-1 entries in five bytes: refused before any
+# allocation for them.
+"$rawreq" "$url" dfffffffff | grep -c '^EMALFORMED' >/dev/null || fail "huge claimed map"
 "$rawreq" "$url" 82a17601a26f70a3626164 | grep -c '^EINVAL' >/dev/null || fail "unknown op"
 "$rawreq" "$url" 82a17602a26f70a776657273696f6e | grep -c '^EINVAL' >/dev/null || fail "version 2"
 "$rawreq" "$url" 82a17601a26f70a76170702e676574 | grep -c '^EINVAL' >/dev/null || fail "missing arg"
