@@ -107,9 +107,13 @@ measure() {
     # +P: room for the spawned processes (Erlang's default is 262,144).
     erl_cmd=(erl +S 2 +P 4194304 -noshell -pa "$erl_dir" -run actors main)
 
-    commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
-    if ! git -C "$root" diff --quiet HEAD -- actor-runtime 2>/dev/null; then
-        commit="$commit with uncommitted changes to actor-runtime"
+    # (Outside a git checkout, an exported tree say, the commit is unknown.)
+    if commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null); then
+        if ! git -C "$root" diff --quiet HEAD -- actor-runtime 2>/dev/null; then
+            commit="$commit with uncommitted changes to actor-runtime"
+        fi
+    else
+        commit=unknown
     fi
     otp=$(erl -noshell -eval 'io:format("~s (erts ~s)", [erlang:system_info(otp_release), erlang:system_info(version)]), halt().')
     echo "# Shoal $commit (release build $build), Erlang/OTP $otp"
