@@ -771,7 +771,10 @@ static void timer_push(actor_runtime *rt, timer_entry e)
     }
     rt->timers[rt->ntimers] = e;
     heap_up(rt->timers, rt->ntimers++);
-    pthread_cond_signal(&rt->timer_cond);
+    /* The timer thread sleeps until the earliest deadline: it needs waking
+     * only when this entry became the earliest. */
+    if (rt->timers[0].deadline == e.deadline)
+        pthread_cond_signal(&rt->timer_cond);
     pthread_mutex_unlock(&rt->timer_lock);
 }
 
