@@ -1,6 +1,7 @@
 /* The actor runtime: modules, the actor table, spawning, message delivery
  * and what happens when an actor exits (links, monitors, waiting callers).
  * Scheduling is in sched.c, the guest's imports in abi.c. */
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -931,7 +932,12 @@ shoal_err actor_runtime_new(const actor_config *cfg, actor_runtime **out)
     rt->cfg.defaults.mailbox_cap =
         pick(cfg->defaults.mailbox_cap, DEFAULT_MAILBOX);
     rt->cfg.max_actors = pick(cfg->max_actors, DEFAULT_MAX_ACTORS);
-    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    /* One worker per CPU this process may run on (taskset, cgroups'
+     * cpusets), not per CPU of the machine. */
+    cpu_set_t cpus;
+    long ncpu = sched_getaffinity(0, sizeof cpus, &cpus) == 0
+                    ? CPU_COUNT(&cpus)
+                    : sysconf(_SC_NPROCESSORS_ONLN);
     rt->nworkers =
         cfg->workers ? cfg->workers : (unsigned)(ncpu > 0 ? ncpu : 1);
     atomic_init(&rt->live, 0);

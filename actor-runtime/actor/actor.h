@@ -86,7 +86,7 @@ const char *actor_exit_reason(const actor_exit *e, char *buf, size_t len);
 
 typedef struct actor_config {
     uint16_t node_id;      /* below 0x8000: ids are positive i64s */
-    unsigned workers;      /* worker threads; 0: one per core */
+    unsigned workers;      /* worker threads; 0: one per CPU of its affinity */
     int64_t fuel_slice;    /* fuel per scheduling slice (10000) */
     actor_limits defaults; /* zero fields: 16 MiB, 100,000,000, 1024 */
     uint32_t max_actors;   /* 0: 4,000,000 */
