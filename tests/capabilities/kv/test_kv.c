@@ -36,85 +36,10 @@
 #include <sqlite3.h>
 
 #include "kv.h"
+#include "failalloc.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* ---- a watching, failing allocator ----
- *
- * kv.c and codec.c call malloc directly, so the link is the only place to
- * watch them; SQLite takes its allocator from sqlite3_config. The state is
- * global because the allocator is; it is used only between alloc_watch()
- * and alloc_unwatch(). */
-
-void *__real_malloc(size_t n);
-void *__real_calloc(size_t n, size_t sz);
-void *__real_realloc(void *p, size_t n);
-void __real_free(void *p);
-void *__wrap_malloc(size_t n);
-void *__wrap_calloc(size_t n, size_t sz);
-void *__wrap_realloc(void *p, size_t n);
-void __wrap_free(void *p);
-
-static struct {
-    bool on;
-    unsigned count;   /* requests made, ours and SQLite's */
-    unsigned fail_at; /* fail request number fail_at (1-based); 0: never */
-    long live;        /* our blocks allocated and not yet freed */
-} alloc;
-
-static void alloc_watch(unsigned fail_at)
-{
-    alloc.count = 0;
-    alloc.fail_at = fail_at;
-    alloc.live = 0;
-    alloc.on = true;
-}
-
-static void alloc_unwatch(void)
-{
-    alloc.on = false;
-}
-
-/* Counts a request; false when it must fail. */
-static bool alloc_note(void)
-{
-    if (!alloc.on)
-        return true;
-    alloc.count++;
-    return alloc.count != alloc.fail_at;
-}
-
-static void *alloc_got(void *p)
-{
-    if (alloc.on && p != NULL)
-        alloc.live++;
-    return p;
-}
-
-void *__wrap_malloc(size_t n)
-{
-    return alloc_note() ? alloc_got(__real_malloc(n)) : NULL;
-}
-
-void *__wrap_calloc(size_t n, size_t sz)
-{
-    return alloc_note() ? alloc_got(__real_calloc(n, sz)) : NULL;
-}
-
-void *__wrap_realloc(void *p, size_t n)
-{
-    if (!alloc_note())
-        return NULL;
-    void *q = __real_realloc(p, n);
-    return p == NULL ? alloc_got(q) : q;
-}
-
-void __wrap_free(void *p)
-{
-    if (alloc.on && p != NULL)
-        alloc.live--;
-    __real_free(p);
-}
 
 /* SQLite's allocator: a header of 16 bytes keeps each block's size. */
 static void *sq_malloc(int n)
