@@ -337,7 +337,17 @@ static void spawn_process(ext_provider *x)
     memcpy(env, environ, nenv * sizeof *env);
     env[nenv] = url_env;
     env[nenv + 1] = name_env;
-    char *args[] = {"/bin/sh", "-c", x->command, NULL};
+    /* exec: the shell becomes the provider, so that the signals the node
+     * sends (SIGTERM at shutdown) reach it, not a shell that would die and
+     * leave it behind. */
+    size_t clen = strlen(x->command) + 6;
+    char *line = malloc(clen);
+    if (line == NULL) {
+        free(env);
+        return;
+    }
+    snprintf(line, clen, "exec %s", x->command);
+    char *args[] = {"/bin/sh", "-c", line, NULL};
     uv_stdio_container_t stdio[3] = {
         {.flags = UV_IGNORE},
         {.flags = UV_INHERIT_FD, .data.fd = 2}, /* its output joins the log */
@@ -354,6 +364,7 @@ static void spawn_process(ext_provider *x)
     x->proc.data = x;
     int rv = uv_spawn(&x->n->loop, &x->proc, &o);
     free(env);
+    free(line);
     if (rv != 0) {
         node_log(x->n, LOG_ERROR, "provider", x->name, "cannot start: %s",
                  uv_strerror(rv));

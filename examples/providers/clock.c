@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <msgpack.h>
 #include <nng/nng.h>
@@ -131,7 +132,10 @@ int main(void)
         fprintf(stderr, "shoal-clock: %s: %s\n", url, nng_strerror(rv));
         return 1;
     }
-    while (!stop) {
+    /* A provider outlives its node only by mistake: when the node is gone
+     * (this process was handed to another parent), it stops. */
+    pid_t node = getppid();
+    while (!stop && getppid() == node) {
         char *req = NULL;
         size_t len = 0;
         rv = nng_recv(s, &req, &len, NNG_FLAG_ALLOC);

@@ -44,15 +44,12 @@ wait_status() {
   fail "GET $1: status $code, wanted $2"
 }
 
-# The pid of the provider process: the child of shoald running shoal-clock
-# (through /bin/sh -c, which may exec it).
+# The pid of the provider process: the child of shoald that is shoal-clock
+# itself (the node runs it with sh -c "exec ...", so no shell stays between).
 provider_pid() {
   local p
   for p in $(ps -o pid= --ppid "$pid"); do
-    if grep -q shoal-clock "/proc/$p/cmdline" 2>/dev/null; then echo "$p"; return; fi
-    for c in $(ps -o pid= --ppid "$p"); do
-      grep -q shoal-clock "/proc/$c/cmdline" 2>/dev/null && { echo "$c"; return; }
-    done
+    [ "$(ps -o comm= -p "$p")" = shoal-clock ] && { echo "$p"; return; }
   done
 }
 
