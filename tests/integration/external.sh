@@ -9,40 +9,10 @@
 set -euo pipefail
 
 shoald=$1 shoalctl=$2 clock=$3 teller=$4
-tmp=$(mktemp -d)
-pid=
-cleanup() {
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then kill -9 "$pid"; fi
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-fail() {
-  echo "FAIL: $*" >&2
-  echo "--- shoald log (last 40 lines)" >&2
-  tail -n 40 "$tmp/shoald.log" >&2 || true
-  exit 1
-}
-step() { echo "== $*"; }
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-port=$(free_port)
+. "$(dirname "$0")/lib.sh"
 hport=$(free_port)
-export SHOAL_NODE="127.0.0.1:$port"
-ctl() { "$shoalctl" "$@"; }
 url="http://127.0.0.1:$hport"
 status() { curl -s -o /dev/null -w '%{http_code}' --max-time 8 "$1" || true; }
-
-wait_status() {
-  local code=
-  for _ in $(seq 100); do
-    code=$(status "$1")
-    [ "$code" = "$2" ] && return 0
-    sleep 0.1
-  done
-  fail "GET $1: status $code, wanted $2"
-}
 
 # The pid of the provider process: the child of shoald that is shoal-clock
 # itself (the node runs it with sh -c "exec ...", so no shell stays between).
@@ -76,14 +46,7 @@ spec:
 EOF
 
 step "start a node with the clock provider"
-"$shoald" --data-dir "$tmp/data" --listen "127.0.0.1:$port" --workers 2 \
-  --provider "clock=$clock" --log-level debug 2>>"$tmp/shoald.log" &
-pid=$!
-for _ in $(seq 100); do
-  ctl version >/dev/null 2>&1 && break
-  kill -0 "$pid" 2>/dev/null || fail "shoald exited at start"
-  sleep 0.1
-done
+start_node --provider "clock=$clock"
 ctl apply -f "$tmp/app.yaml" >/dev/null || fail "apply"
 
 step "a linked actor gets the time from the provider"

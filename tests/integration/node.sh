@@ -10,37 +10,7 @@
 set -euo pipefail
 
 shoald=$1 shoalctl=$2 rawreq=$3 apps=$4
-tmp=$(mktemp -d)
-pid=
-cleanup() {
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then kill -9 "$pid"; fi
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-fail() {
-  echo "FAIL: $*" >&2
-  echo "--- shoald log (last 40 lines)" >&2
-  tail -n 40 "$tmp/shoald.log" >&2 || true
-  exit 1
-}
-step() { echo "== $*"; }
-
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-export SHOAL_NODE="127.0.0.1:$port"
-ctl() { "$shoalctl" "$@"; }
-
-start_node() {
-  "$shoald" --data-dir "$tmp/data" --listen "127.0.0.1:$port" --workers 2 \
-    --log-level debug 2>>"$tmp/shoald.log" &
-  pid=$!
-  for _ in $(seq 100); do
-    ctl version >/dev/null 2>&1 && return 0
-    kill -0 "$pid" 2>/dev/null || fail "shoald exited at start"
-    sleep 0.1
-  done
-  fail "shoald did not answer within 10 s"
-}
+. "$(dirname "$0")/lib.sh"
 
 # json EXPR: evaluates a Python expression over the JSON on stdin (as d).
 json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }

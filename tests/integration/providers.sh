@@ -10,54 +10,10 @@
 set -euo pipefail
 
 shoald=$1 shoalctl=$2 hello=$3 slow=$4
-tmp=$(mktemp -d)
-pid=
-cleanup() {
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then kill -9 "$pid"; fi
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-fail() {
-  echo "FAIL: $*" >&2
-  echo "--- shoald log (last 40 lines)" >&2
-  tail -n 40 "$tmp/shoald.log" >&2 || true
-  exit 1
-}
-step() { echo "== $*"; }
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-port=$(free_port)
+. "$(dirname "$0")/lib.sh"
 hport=$(free_port)
-export SHOAL_NODE="127.0.0.1:$port"
-ctl() { "$shoalctl" "$@"; }
 url="http://127.0.0.1:$hport"
 get() { curl -sS --max-time 10 "$@"; }
-
-start_node() {
-  "$shoald" --data-dir "$tmp/data" --listen "127.0.0.1:$port" --workers 2 \
-    --log-level debug 2>>"$tmp/shoald.log" &
-  pid=$!
-  for _ in $(seq 100); do
-    ctl version >/dev/null 2>&1 && return 0
-    kill -0 "$pid" 2>/dev/null || fail "shoald exited at start"
-    sleep 0.1
-  done
-  fail "shoald did not answer within 10 s"
-}
-
-# Waits (up to 10 s) until GET $1 answers with status $2.
-wait_status() {
-  local code=
-  for _ in $(seq 100); do
-    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$1" || true)
-    [ "$code" = "$2" ] && return 0
-    sleep 0.1
-  done
-  fail "GET $1: status $code, wanted $2"
-}
 
 cp "$hello"/greeter.wasm "$hello"/visits.wasm "$tmp/"
 cp "$slow" "$tmp/slow.wasm"
