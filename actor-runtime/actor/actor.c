@@ -231,12 +231,39 @@ static shoal_err deliver_to_endpoint(actor_runtime *rt, actor_id to,
     return err;
 }
 
+/* A message for another node: the embedder's remote callback carries it.
+ * Exit and down notices stay on their node (links and monitors do not
+ * cross nodes). */
+static shoal_err deliver_remote_out(actor_runtime *rt, actor_id to,
+                                    shoal_msg *m)
+{
+    shoal_err err = SHOAL_ENOTFOUND;
+    if (rt->cfg.remote && (m->kind == MSG_CAST || m->kind == MSG_REQUEST ||
+                           m->kind == MSG_REPLY)) {
+        actor_remote_msg r = {
+            .from = m->sender ? m->sender : actor_embedder_id(rt->cfg.node_id),
+            .to = to,
+            .kind = m->kind == MSG_CAST      ? ACTOR_KIND_CAST
+                    : m->kind == MSG_REQUEST ? ACTOR_KIND_REQUEST
+                                             : ACTOR_KIND_REPLY,
+            .corr = m->corr,
+            .data = m->payload,
+            .len = m->len,
+        };
+        err = rt->cfg.remote(rt->cfg.ctx, &r);
+    }
+    actor__msg_free(m);
+    return err;
+}
+
 shoal_err actor__deliver(actor_runtime *rt, actor_id to, shoal_msg *m)
 {
     if (to == 0 && m->kind == MSG_REPLY) {
         actor__embedder_reply(rt, m);
         return SHOAL_OK;
     }
+    if (to != 0 && actor_id_node(to) != rt->cfg.node_id)
+        return deliver_remote_out(rt, to, m);
     if ((uint32_t)(to >> 16) >= ENDPOINT_SLOT_BASE)
         return deliver_to_endpoint(rt, to, m);
     actor *a = actor__lookup(rt, to);
@@ -278,6 +305,43 @@ shoal_err actor__deliver(actor_runtime *rt, actor_id to, shoal_msg *m)
         actor__unref(a);
     actor__msg_free(m);
     return err;
+}
+
+shoal_err actor_deliver_remote(actor_runtime *rt, const actor_remote_msg *r)
+{
+    actor_id to = r->to;
+    if ((to != 0 && actor_id_node(to) != rt->cfg.node_id) || r->from == 0)
+        return SHOAL_EINVAL;
+    msg_kind kind;
+    switch (r->kind) {
+    case ACTOR_KIND_CAST:
+        kind = MSG_CAST;
+        break;
+    case ACTOR_KIND_REQUEST:
+        kind = MSG_REQUEST;
+        break;
+    case ACTOR_KIND_REPLY:
+        kind = MSG_REPLY;
+        break;
+    default:
+        return SHOAL_EINVAL;
+    }
+    if ((to & ~(UINT64_C(0xffff) << 48)) == 0) { /* the embedder */
+        if (kind != MSG_REPLY)
+            return SHOAL_EINVAL;
+        to = 0;
+    }
+    /* An empty reply is the callee's exit notice; anything else is a
+     * message that must be as well-formed as a local one. */
+    if (!(kind == MSG_REPLY && r->len == 0)) {
+        shoal_err err = msg_validate(r->data, r->len, NULL);
+        if (err != SHOAL_OK)
+            return err;
+    }
+    shoal_msg *m = msg_new(kind, r->from, r->corr, r->data, r->len);
+    if (m == NULL)
+        return SHOAL_ENOMEM;
+    return actor__deliver(rt, to, m);
 }
 
 shoal_err actor_send(actor_runtime *rt, actor_id to, const uint8_t *msg,

@@ -31,6 +31,31 @@ static inline uint16_t actor_id_node(actor_id id)
     return (uint16_t)(id >> 48);
 }
 
+/* The id that stands for the embedder of node node_id on other nodes: a
+ * message the embedder sends to another node carries it as its sender, so
+ * that the reply finds its way back. No actor has it (an actor's
+ * generation is never 0). */
+static inline actor_id actor_embedder_id(uint16_t node_id)
+{
+    return (actor_id)node_id << 48;
+}
+
+#define ACTOR_KIND_CAST 0
+#define ACTOR_KIND_REQUEST 1
+#define ACTOR_KIND_REPLY 2
+
+/* A message between nodes: what actor_config.remote hands over and what
+ * actor_deliver_remote takes in. An empty reply (len 0) says that the
+ * callee exited without answering. */
+typedef struct actor_remote_msg {
+    actor_id from; /* the sender, never 0 (see actor_embedder_id) */
+    actor_id to;
+    int kind;      /* ACTOR_KIND_CAST, _REQUEST or _REPLY */
+    uint64_t corr; /* a request's or a reply's correlation id */
+    const uint8_t *data;
+    size_t len;
+} actor_remote_msg;
+
 typedef struct actor_limits {
     uint32_t max_memory_pages; /* linear memory cap, 64 KiB pages */
     uint64_t fuel_per_message; /* see docs/abi.md, "Limits" */
@@ -103,6 +128,15 @@ typedef struct actor_config {
      * worker threads. NULL: every lookup fails. */
     shoal_err (*resolve)(void *ctx, actor_id caller, void *caller_tag,
                          const char *name, size_t len, actor_id *out);
+    /* A send, call or reply to an actor of another node (actor_id_node of
+     * the target is not node_id): the embedder carries m there (m and its
+     * bytes are valid only during the call) and answers SHOAL_OK, or
+     * SHOAL_ENOTFOUND when it knows no such node, or SHOAL_EFULL when the
+     * way there is congested; the sender sees that status. Called on the
+     * sender's thread (a worker, the timer thread or the embedder's); it
+     * must not block. Links and monitors do not cross nodes. NULL: sends
+     * to other nodes fail with SHOAL_ENOTFOUND. */
+    shoal_err (*remote)(void *ctx, const actor_remote_msg *m);
     void *ctx;
 } actor_config;
 
@@ -156,10 +190,15 @@ size_t actor_count(actor_runtime *rt);
 shoal_err actor_wait(actor_runtime *rt, actor_id id, int64_t timeout_ms,
                      actor_exit *why);
 
-/* ---- endpoints: ids the embedder serves ---- */
+/* A message from another node (what its runtime handed to its
+ * config.remote) for an actor of this one, or a reply for this node's
+ * embedder (m->to is actor_embedder_id(node_id) or 0). The bytes are
+ * checked and copied. Errors: SHOAL_EINVAL (m->to is not of this node,
+ * or a bad kind), SHOAL_EMALFORMED, SHOAL_ELIMIT, and actor_send's. A reply
+ * that nobody waits for any more is dropped with SHOAL_OK. Any thread. */
+shoal_err actor_deliver_remote(actor_runtime *rt, const actor_remote_msg *m);
 
-#define ACTOR_KIND_CAST 0
-#define ACTOR_KIND_REQUEST 1
+/* ---- endpoints: ids the embedder serves ---- */
 
 /* A message sent to an endpoint, valid during the callback. */
 typedef struct actor_delivery {

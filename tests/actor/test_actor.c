@@ -14,6 +14,7 @@
 #include <cmocka.h>
 #include <msgpack.h>
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "actor.h"
 
@@ -88,6 +89,21 @@ static void on_exit_cb(void *ctx, actor_id id, const actor_exit *why)
     pthread_mutex_unlock(&ev->lock);
 }
 
+static actor_runtime *runtime_with(const actor_config *cfg)
+{
+    actor_runtime *rt;
+    assert_int_equal(actor_runtime_new(cfg, &rt), SHOAL_OK);
+    add_module(rt, "SHOAL_ACTOR_EXAMPLES", "echo.wasm", "echo");
+    add_module(rt, "SHOAL_ACTOR_EXAMPLES", "counter.wasm", "counter");
+    add_module(rt, "SHOAL_ACTOR_EXAMPLES", "pingpong.wasm", "pingpong");
+    add_module(rt, "SHOAL_ACTOR_EXAMPLES", "trapper.wasm", "trapper");
+    add_module(rt, "SHOAL_ACTOR_EXAMPLES", "receiver.wasm", "receiver");
+    add_module(rt, "SHOAL_ACTOR_EXAMPLES", "spinner.wasm", "spinner");
+    add_module(rt, "SHOAL_ACTOR_WAT", "linker.wasm", "linker");
+    add_module(rt, "SHOAL_ACTOR_WAT", "deep.wasm", "deep");
+    return rt;
+}
+
 static actor_runtime *runtime(unsigned workers, events *ev)
 {
     actor_config cfg = {.node_id = 3, .workers = workers};
@@ -98,17 +114,7 @@ static actor_runtime *runtime(unsigned workers, events *ev)
         cfg.on_exit = on_exit_cb;
         cfg.ctx = ev;
     }
-    actor_runtime *rt;
-    assert_int_equal(actor_runtime_new(&cfg, &rt), SHOAL_OK);
-    add_module(rt, "SHOAL_ACTOR_EXAMPLES", "echo.wasm", "echo");
-    add_module(rt, "SHOAL_ACTOR_EXAMPLES", "counter.wasm", "counter");
-    add_module(rt, "SHOAL_ACTOR_EXAMPLES", "pingpong.wasm", "pingpong");
-    add_module(rt, "SHOAL_ACTOR_EXAMPLES", "trapper.wasm", "trapper");
-    add_module(rt, "SHOAL_ACTOR_EXAMPLES", "receiver.wasm", "receiver");
-    add_module(rt, "SHOAL_ACTOR_EXAMPLES", "spinner.wasm", "spinner");
-    add_module(rt, "SHOAL_ACTOR_WAT", "linker.wasm", "linker");
-    add_module(rt, "SHOAL_ACTOR_WAT", "deep.wasm", "deep");
-    return rt;
+    return runtime_with(&cfg);
 }
 
 /* A msgpack value built with msgpack-c. */
@@ -657,6 +663,99 @@ static void test_many_actors(void **state)
     actor_runtime_delete(rt);
 }
 
+/* Two runtimes as two nodes (ids 1 and 2) whose remote callbacks hand
+ * messages straight to each other, as a node's wire would. */
+typedef struct two_nodes {
+    actor_runtime *rt[3]; /* by node id */
+    atomic_uint carried;
+} two_nodes;
+
+static shoal_err carry(void *ctx, const actor_remote_msg *m)
+{
+    two_nodes *t = ctx;
+    uint16_t node = actor_id_node(m->to);
+    if (node != 1 && node != 2)
+        return SHOAL_ENOTFOUND;
+    atomic_fetch_add(&t->carried, 1);
+    return actor_deliver_remote(t->rt[node], m);
+}
+
+static void test_remote_messages(void **state)
+{
+    two_nodes t = {0};
+    for (uint16_t n = 1; n <= 2; n++) {
+        actor_config cfg = {
+            .node_id = n, .workers = 1, .remote = carry, .ctx = &t};
+        t.rt[n] = runtime_with(&cfg);
+    }
+    /* The embedder of node 1 calls a counter on node 2. */
+    actor_id c = spawn(t.rt[2], "counter", NULL, NULL);
+    assert_int_equal(actor_id_node(c), 2);
+    for (int i = 1; i <= 20; i++)
+        assert_int_equal(call_int(t.rt[1], c, "inc"), i);
+    assert_true(atomic_load(&t.carried) >= 40); /* requests and replies */
+
+    /* A rally between actors of the two nodes, then a count from each. */
+    mp init;
+    mp_init(&init);
+    msgpack_pack_map(&init.pk, 1);
+    mp_str(&init, "stay");
+    msgpack_pack_true(&init.pk);
+    actor_id a = spawn(t.rt[1], "pingpong", &init, NULL);
+    msgpack_sbuffer_destroy(&init.sb);
+    mp_init(&init);
+    msgpack_pack_map(&init.pk, 3);
+    mp_str(&init, "peer");
+    msgpack_pack_uint64(&init.pk, a);
+    mp_str(&init, "count");
+    msgpack_pack_uint64(&init.pk, 1000);
+    mp_str(&init, "stay");
+    msgpack_pack_true(&init.pk);
+    actor_id b = spawn(t.rt[2], "pingpong", &init, NULL);
+    msgpack_sbuffer_destroy(&init.sb);
+    /* b served 1000; a got 1000, 998, ..., 0 and b 999, ..., 1. */
+    int64_t got = 0;
+    for (int i = 0; i < 500 && got != 501; i++) {
+        got = call_int(t.rt[2], a, "count?");
+        if (got != 501)
+            usleep(10000);
+    }
+    assert_int_equal(got, 501);
+    assert_int_equal(call_int(t.rt[1], b, "count?"), 500);
+
+    /* Unknown nodes, bad ids and malformed bytes fail cleanly. */
+    uint8_t nil = 0xc0;
+    assert_int_equal(
+        actor_send(t.rt[1], (actor_id)9 << 48 | 1 << 16 | 1, &nil, 1),
+        SHOAL_ENOTFOUND);
+    actor_remote_msg bad = {.from = a,
+                            .to = c,
+                            .kind = ACTOR_KIND_CAST,
+                            .data = (const uint8_t *)"\xc1",
+                            .len = 1};
+    assert_int_equal(actor_deliver_remote(t.rt[2], &bad), SHOAL_EMALFORMED);
+    bad.to = a; /* an actor of node 1, handed to node 2 */
+    bad.data = &nil;
+    assert_int_equal(actor_deliver_remote(t.rt[2], &bad), SHOAL_EINVAL);
+    bad.to = actor_embedder_id(2); /* only replies go to the embedder */
+    assert_int_equal(actor_deliver_remote(t.rt[2], &bad), SHOAL_EINVAL);
+    bad.to = c;
+    bad.kind = 7;
+    assert_int_equal(actor_deliver_remote(t.rt[2], &bad), SHOAL_EINVAL);
+    bad.kind = ACTOR_KIND_CAST;
+    bad.from = 0;
+    assert_int_equal(actor_deliver_remote(t.rt[2], &bad), SHOAL_EINVAL);
+
+    /* A callee that exits unanswered: the remote caller hears so. */
+    actor_id tr = spawn(t.rt[2], "trapper", NULL, NULL);
+    reply r;
+    call_str(t.rt[1], tr, "boom", &r);
+    assert_int_equal(r.err, SHOAL_EEXITED);
+
+    actor_runtime_delete(t.rt[1]);
+    actor_runtime_delete(t.rt[2]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -672,6 +771,7 @@ int main(void)
         cmocka_unit_test(test_drain),
         cmocka_unit_test(test_endpoints),
         cmocka_unit_test(test_deep_stacks_and_restart),
+        cmocka_unit_test(test_remote_messages),
         cmocka_unit_test(test_many_actors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
