@@ -5,9 +5,11 @@
  * MAP_NORESERVE) cut into slots of its size, a bump pointer into the newest
  * chunk for slots never handed out, and a stack of released slots. A mutex
  * per class guards all of that; reserve and release hold it only to pop or
- * push one pointer. Reservations larger than the largest class get a
- * PROT_NONE mapping of their own, kept in a hash table because commit is
- * told only the base address and must find out whether to mprotect it.
+ * push one pointer. A memory takes a slot of the class of its current size
+ * and is moved by the engine when it outgrows it (arena_reserve). Memories
+ * whose maximum is larger than the largest class get a PROT_NONE mapping of
+ * their own, kept in a hash table because commit is told only the base
+ * address and must find out whether to mprotect it.
  *
  * Isolation. A slot is not protected from its neighbours by the MMU: the
  * whole chunk is readable and writable, and the slots on either side belong
@@ -396,13 +398,26 @@ static void own_release(arena *a, void *base)
 
 /* ---- the provider ---- */
 
-static void *arena_reserve(void *ctx, size_t max_bytes)
+/* A memory's slot is of the smallest class that holds what it needs now,
+ * so small memories lie densely together whatever their limit; the engine
+ * moves a memory that grows past its slot to a larger one. */
+static void *arena_reserve(void *ctx, size_t min_bytes, size_t max_bytes,
+                           size_t *reserved_bytes)
 {
     arena *a = ctx;
-    unsigned k = class_of(max_bytes);
-    if (k < a->nclasses)
-        return pool_reserve(a, &a->classes[k]);
-    return own_reserve(a, max_bytes);
+    if (class_of(max_bytes) >= a->nclasses) {
+        /* Too large to ever be pooled: its own mapping, which grows in
+         * place up to the maximum. */
+        void *p = own_reserve(a, max_bytes);
+        if (p)
+            *reserved_bytes = max_bytes;
+        return p;
+    }
+    size_class *c = &a->classes[class_of(min_bytes)];
+    void *p = pool_reserve(a, c);
+    if (p)
+        *reserved_bytes = c->slot_bytes < max_bytes ? c->slot_bytes : max_bytes;
+    return p;
 }
 
 static bool arena_commit(void *ctx, void *base, size_t old_bytes,
@@ -419,11 +434,13 @@ static bool arena_commit(void *ctx, void *base, size_t old_bytes,
     return true;
 }
 
-static void arena_release(void *ctx, void *base, size_t max_bytes,
+static void arena_release(void *ctx, void *base, size_t reserved_bytes,
                           size_t committed_bytes)
 {
     arena *a = ctx;
-    unsigned k = class_of(max_bytes);
+    /* What arena_reserve reported: a slot's size, or a maximum smaller
+     * than it (of the same class), or an own mapping's size. */
+    unsigned k = class_of(reserved_bytes);
     if (k < a->nclasses)
         pool_release(&a->classes[k], base, committed_bytes);
     else

@@ -5,16 +5,23 @@
  * every memory. An arena hands out memories as slots of large shared
  * mappings instead, so a million idle actors fit in one process:
  *
- * - A reservation of max bytes gets a slot of the smallest size class (a
- *   power-of-two multiple of 64 KiB) that holds it. Each class owns chunks:
- *   mappings made readable and writable once, with MAP_NORESERVE, cut into
- *   equal slots. Nothing is ever mprotect()ed, so a chunk stays one mapping
- *   however its slots are used, and untouched pages cost no memory.
+ * - A memory gets a slot of the smallest size class (a power-of-two
+ *   multiple of 64 KiB) that holds what it needs now, not its maximum, and
+ *   the engine moves it to a slot of a larger class when it grows past its
+ *   slot (see wasm_memory_provider). So the memories of actors that use a
+ *   page or two lie 64 KiB or 128 KiB apart whatever their limit, and a
+ *   message to one of thousands of actors finds its page's translation in
+ *   page tables shared with its neighbours.
+ * - Each class owns chunks: mappings made readable and writable once, with
+ *   MAP_NORESERVE, cut into equal slots. Nothing is ever mprotect()ed, so a
+ *   chunk stays one mapping however its slots are used, and untouched pages
+ *   cost no memory.
  * - A class's first chunk is about 1 GiB (at least one slot); each further
  *   chunk doubles, up to a bound, so a million 16 MiB memories take a few
  *   dozen chunks. Address space is taken chunk by chunk, never up front.
- * - Reservations above the largest pooled class get a mapping of their own,
- *   opened page range by page range as they grow, like the default provider.
+ * - A memory whose maximum is above the largest pooled class gets a mapping
+ *   of its own, of its maximum, opened page range by page range as it
+ *   grows, like the default provider; it never moves.
  * - A released slot is zeroed and reused, most recently released first.
  *
  * Everything a slot's memory committed is zeroed before the slot is reused:
@@ -83,7 +90,7 @@ shoal_err arena_delete(arena *a);
  * reserve fails (returns NULL) when the arena's address-space bound is
  * reached, the kernel refuses a new chunk, or the free list cannot grow.
  * commit of a pooled slot never fails and never makes a system call; it
- * relies on the engine never committing past the max_bytes it reserved. */
+ * relies on the engine never committing past what it was given. */
 wasm_memory_provider arena_provider(arena *a);
 
 /* Fills *out with a's current figures. */

@@ -71,16 +71,20 @@ static void memory_release(wasm_memory *mem)
     mem->data = NULL;
 }
 
-/* The default provider: a PROT_NONE mapping per memory, opened as it grows,
- * so untouched pages cost no resident memory. */
-static void *mmap_reserve(void *ctx, size_t max_bytes)
+/* The default provider: a PROT_NONE mapping of the maximum per memory,
+ * opened as it grows, so untouched pages cost no resident memory and the
+ * memory never moves. */
+static void *mmap_reserve(void *ctx, size_t min_bytes, size_t max_bytes,
+                          size_t *reserved_bytes)
 {
     (void)ctx;
-    if (max_bytes == 0)
-        return NULL;
+    (void)min_bytes;
     void *p = mmap(NULL, max_bytes, PROT_NONE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    return p == MAP_FAILED ? NULL : p;
+    if (p == MAP_FAILED)
+        return NULL;
+    *reserved_bytes = max_bytes;
+    return p;
 }
 
 static bool mmap_commit(void *ctx, void *base, size_t old_bytes,
@@ -91,12 +95,12 @@ static bool mmap_commit(void *ctx, void *base, size_t old_bytes,
                     PROT_READ | PROT_WRITE) == 0;
 }
 
-static void mmap_release(void *ctx, void *base, size_t max_bytes,
+static void mmap_release(void *ctx, void *base, size_t reserved_bytes,
                          size_t committed_bytes)
 {
     (void)ctx;
     (void)committed_bytes;
-    munmap(base, max_bytes);
+    munmap(base, reserved_bytes);
 }
 
 static const wasm_memory_provider mmap_provider = {
@@ -231,24 +235,60 @@ wasm_func *wasm_func_new_host(wasm_store *s, const wasm_valtype *params,
     return f;
 }
 
-/* Memory is reserved up to its maximum without access rights and made
- * accessible page range by page range as it grows, so the data never moves
- * and untouched pages cost no resident memory. */
+/* A memory takes address space from its provider when it first needs
+ * some, as much as the provider gives (up to its maximum), and makes it
+ * accessible page range by page range as it grows; untouched pages cost no
+ * resident memory. */
 static bool memory_init(wasm_memory *mem, const wasm_memory_provider *memp,
                         uint32_t min, uint32_t max)
 {
     mem->max_pages = max;
     mem->memp = *memp;
-    size_t bytes = (size_t)max * WASM_PAGE_SIZE;
-    if (bytes) {
-        mem->data = memp->reserve(memp->ctx, bytes);
-        if (mem->data == NULL)
-            return false;
-        mem->reserved = bytes;
-    }
+    mem->data = NULL;
+    mem->reserved = 0;
     mem->pages = 0;
     mem->size = 0;
     return wasm__memory_grow(mem, min) >= 0;
+}
+
+/* Copies the first bytes (a multiple of WASM_PAGE_SIZE) of src to dst,
+ * which reads as zeros, skipping the 4 KiB blocks of src that are zero.
+ * Most of them were never touched, and reading one maps the kernel's
+ * shared zero page, so a moved memory stays as resident as it was. */
+static void copy_touched(uint8_t *dst, const uint8_t *src, size_t bytes)
+{
+    enum { BLOCK = 4096 };
+    for (size_t at = 0; at < bytes; at += BLOCK) {
+        const uint64_t *w = (const uint64_t *)(const void *)(src + at);
+        uint64_t any = 0;
+        for (size_t i = 0; i < BLOCK / sizeof *w; i++)
+            any |= w[i];
+        if (any)
+            memcpy(dst + at, src + at, BLOCK);
+    }
+}
+
+/* Moves mem to a reservation of at least new_bytes: the provider reserved
+ * less than its maximum. false (mem unchanged) when there is none. */
+static bool memory_move(wasm_memory *mem, size_t new_bytes)
+{
+    const wasm_memory_provider *p = &mem->memp;
+    size_t max_bytes = (size_t)mem->max_pages * WASM_PAGE_SIZE;
+    size_t reserved = 0;
+    uint8_t *to = p->reserve(p->ctx, new_bytes, max_bytes, &reserved);
+    if (to == NULL)
+        return false;
+    if (!p->commit(p->ctx, to, 0, new_bytes)) {
+        p->release(p->ctx, to, reserved, 0);
+        return false;
+    }
+    if (mem->data) {
+        copy_touched(to, mem->data, mem->size);
+        p->release(p->ctx, mem->data, mem->reserved, mem->size);
+    }
+    mem->data = to;
+    mem->reserved = reserved;
+    return true;
 }
 
 int64_t wasm__memory_grow(wasm_memory *mem, uint32_t delta)
@@ -258,12 +298,17 @@ int64_t wasm__memory_grow(wasm_memory *mem, uint32_t delta)
         return -1;
     if (delta == 0)
         return old;
-    if (!mem->memp.commit(mem->memp.ctx, mem->data,
-                           (size_t)old * WASM_PAGE_SIZE,
-                           ((size_t)old + delta) * WASM_PAGE_SIZE))
+    size_t old_bytes = (size_t)old * WASM_PAGE_SIZE;
+    size_t new_bytes = ((size_t)old + delta) * WASM_PAGE_SIZE;
+    if (new_bytes > mem->reserved) {
+        if (!memory_move(mem, new_bytes))
+            return -1;
+    } else if (!mem->memp.commit(mem->memp.ctx, mem->data, old_bytes,
+                                 new_bytes)) {
         return -1;
+    }
     mem->pages = old + delta;
-    mem->size = (uint64_t)mem->pages * WASM_PAGE_SIZE;
+    mem->size = new_bytes;
     return old;
 }
 

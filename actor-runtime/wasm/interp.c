@@ -224,9 +224,10 @@ L_RETURN: {
         if (func == NULL)
             DISPATCH(); /* the halt frame */
         inst = func->inst;
-        mem = inst->mem0->data;
     }
-    memsize = inst->mem0->size; /* the callee may have grown it */
+    /* The callee may have grown the memory, and so moved it. */
+    mem = inst->mem0->data;
+    memsize = inst->mem0->size;
     DISPATCH();
 }
 
@@ -305,6 +306,7 @@ do_host_call: {
     x->host_func = callee;
     wasm_host_status st = callee->host(x, callee->env, nfp);
     if (st == WASM_HOST_OK) {
+        mem = inst->mem0->data; /* it may have grown and moved */
         memsize = inst->mem0->size;
         DISPATCH();
     }
@@ -353,6 +355,7 @@ L_MEMORY_SIZE:
 
 L_MEMORY_GROW: {
     int64_t r = wasm__memory_grow(inst->mem0, RD(uint32_t, ip[1].s.b));
+    mem = inst->mem0->data; /* growing may move it */
     memsize = inst->mem0->size;
     WR(uint32_t, ip[1].s.a, (uint32_t)r);
     NEXT(2);

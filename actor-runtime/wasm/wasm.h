@@ -130,16 +130,28 @@ void wasm_limits_default(wasm_limits *l);
  * memory's maximum as its own PROT_NONE mapping and opens pages as it grows.
  * An embedder that hosts very many instances (actors) supplies its own, for
  * example carving memories out of large shared arenas, since the kernel
- * limits how many mappings a process may have. */
+ * limits how many mappings a process may have.
+ *
+ * A provider may reserve less than a memory's maximum. When the memory
+ * grows past its reservation, the engine reserves again for the new size,
+ * copies the memory over and releases the old reservation: the memory's
+ * data moves (wasm_memory_data changes), which is why a host function must
+ * not keep a pointer into memory across anything that may grow it. */
 typedef struct wasm_memory_provider {
-    /* Address space for max_bytes (a multiple of WASM_PAGE_SIZE, maybe 0),
-     * or NULL. Nothing in it needs to be accessible yet. */
-    void *(*reserve)(void *ctx, size_t max_bytes);
+    /* Address space for a memory that needs min_bytes now and may grow to
+     * max_bytes (multiples of WASM_PAGE_SIZE, 0 < min_bytes <= max_bytes):
+     * sets *reserved_bytes to how much was reserved, at least min_bytes and
+     * at most max_bytes, and returns its base; or NULL. Nothing in it needs
+     * to be accessible yet. */
+    void *(*reserve)(void *ctx, size_t min_bytes, size_t max_bytes,
+                     size_t *reserved_bytes);
     /* Makes [old_bytes, new_bytes) of a reservation readable, writable and
-     * zero-filled; false when it cannot. */
+     * zero-filled (new_bytes at most what was reserved); false when it
+     * cannot. */
     bool (*commit)(void *ctx, void *base, size_t old_bytes, size_t new_bytes);
-    /* Gives a reservation back (committed_bytes of it were committed). */
-    void (*release)(void *ctx, void *base, size_t max_bytes,
+    /* Gives a reservation of reserved_bytes back (committed_bytes of it were
+     * committed). */
+    void (*release)(void *ctx, void *base, size_t reserved_bytes,
                     size_t committed_bytes);
     void *ctx;
 } wasm_memory_provider;
@@ -203,9 +215,12 @@ wasm_global *wasm_global_new(wasm_store *s, wasm_valtype type, bool mutable_,
                              uint64_t value);
 
 const wasm_functype *wasm_func_type(const wasm_func *f);
+/* The memory's bytes (NULL while it has none). Valid until the memory
+ * grows, which may move it (see wasm_memory_provider). */
 uint8_t *wasm_memory_data(const wasm_memory *mem);
 uint64_t wasm_memory_size(const wasm_memory *mem); /* bytes */
-/* Grows by delta pages; returns the old size in pages, or -1. */
+/* Grows by delta pages; returns the old size in pages, or -1 (the memory
+ * is then unchanged). */
 int64_t wasm_memory_grow(wasm_memory *mem, uint32_t delta);
 uint32_t wasm_table_size(const wasm_table *t);
 uint64_t wasm_global_get(const wasm_global *g);

@@ -118,6 +118,20 @@ static arena_stats stats_of(const arena *a)
     return st;
 }
 
+/* A reservation of a memory that needs all of bytes at once, as the engine
+ * asks for one whose initial size is its maximum; NULL if the arena gave
+ * anything but bytes. No cmocka checks: threads call it too. */
+static void *reserve_all(const wasm_memory_provider *p, size_t bytes)
+{
+    size_t got = 0;
+    void *m = p->reserve(p->ctx, bytes, bytes, &got);
+    if (m && got != bytes) {
+        p->release(p->ctx, m, got, 0);
+        return NULL;
+    }
+    return m;
+}
+
 /* ---- (1) a crowd of idle memories ---- */
 
 /* The idle-memory test's own accesses skip AddressSanitizer's checks: each
@@ -139,9 +153,11 @@ NO_ASAN static uint8_t peek(const uint8_t *p)
  * for mmap and makes every access slow: a tenth will do there. */
 enum { IDLE_N = UNDER_TSAN ? 20000 : 200000 };
 
-/* 200,000 memories of 16 MiB, each with one page committed and one 4 KiB
- * page of it touched: a handful of mappings, and about 4 KiB resident
- * each (a mapping per memory would exceed vm.max_map_count three times). */
+/* 200,000 memories limited to 16 MiB, each with one page committed and
+ * one 4 KiB page of it touched: a handful of mappings, and about 4 KiB
+ * resident each (a mapping per memory would exceed vm.max_map_count three
+ * times). Each takes a slot of the one page it needs, so they lie 64 KiB
+ * apart. */
 static void test_many_idle_memories(void **state)
 {
     (void)state;
@@ -157,8 +173,10 @@ static void test_many_idle_memories(void **state)
     size_t pte0 = page_table_bytes();
     double t0 = now_seconds();
     for (size_t i = 0; i < IDLE_N; i++) {
-        mem[i] = p.reserve(p.ctx, 16 * MIB);
+        size_t got = 0;
+        mem[i] = p.reserve(p.ctx, PAGE, 16 * MIB, &got);
         assert_non_null(mem[i]);
+        assert_int_equal(got, PAGE);
         assert_true(p.commit(p.ctx, mem[i], 0, PAGE));
         /* Written without reading first: a read would map the shared zero
          * page and the write then fault a second time. */
@@ -172,15 +190,16 @@ static void test_many_idle_memories(void **state)
     arena_stats st = stats_of(a);
     assert_int_equal(st.live_memories, IDLE_N);
     assert_int_equal(st.committed_bytes, (uint64_t)IDLE_N * PAGE);
-    assert_true(st.reserved_bytes >= (uint64_t)IDLE_N * 16 * MIB);
+    assert_true(st.reserved_bytes >= (uint64_t)IDLE_N * PAGE);
+    assert_int_equal(mem[1] - mem[0], PAGE); /* fresh slots, in order */
     assert_true(st.mappings < 64);
     assert_true(maps1 - maps0 < 1000);
 
     size_t per_memory = (rss1 - rss0) / IDLE_N;
-    print_message("    %d idle 16 MiB memories: %ld -> %ld mappings "
-                  "(arena: %llu), %.2f TiB reserved\n",
+    print_message("    %d idle memories (limit 16 MiB): %ld -> %ld mappings "
+                  "(arena: %llu), %.1f GiB reserved\n",
                   IDLE_N, maps0, maps1, (unsigned long long)st.mappings,
-                  (double)st.reserved_bytes / (double)(1024 * GIB));
+                  (double)st.reserved_bytes / (double)GIB);
     print_message("    resident +%zu MiB (%zu bytes a memory), page tables "
                   "+%zu MiB; %.0f ns a reserve+commit+touch\n",
                   (rss1 - rss0) / MIB, per_memory, (pte1 - pte0) / MIB,
@@ -193,7 +212,7 @@ static void test_many_idle_memories(void **state)
 
     for (size_t i = 0; i < IDLE_N; i++) {
         assert_int_equal(peek(&mem[i][(i * 8) % 4096]), (uint8_t)(i | 1));
-        p.release(p.ctx, mem[i], 16 * MIB, PAGE);
+        p.release(p.ctx, mem[i], PAGE, PAGE);
     }
     double t2 = now_seconds();
     size_t rss2 = resident_bytes();
@@ -221,7 +240,7 @@ static void *reserve_release_pairs(void *arg)
 {
     wasm_memory_provider *p = arg;
     for (int i = 0; i < PAIRS; i++) {
-        void *m = p->reserve(p->ctx, 16 * MIB);
+        void *m = reserve_all(p, 16 * MIB);
         if (m == NULL)
             return p;
         p->release(p->ctx, m, 16 * MIB, 0);
@@ -241,7 +260,7 @@ static void test_reserve_release_cost(void **state)
     enum { WARM = 256, TOUCHED = 20000 };
     uint8_t *warm[WARM];
     for (int i = 0; i < WARM; i++)
-        assert_non_null(warm[i] = p.reserve(p.ctx, 16 * MIB));
+        assert_non_null(warm[i] = reserve_all(&p, 16 * MIB));
     for (int i = 0; i < WARM; i++)
         p.release(p.ctx, warm[i], 16 * MIB, 0);
 
@@ -259,7 +278,7 @@ static void test_reserve_release_cost(void **state)
     }
     double t2 = now_seconds();
     for (int i = 0; i < TOUCHED; i++) {
-        uint8_t *m = p.reserve(p.ctx, 16 * MIB);
+        uint8_t *m = reserve_all(&p, 16 * MIB);
         assert_true(p.commit(p.ctx, m, 0, PAGE));
         m[0] = 1;
         p.release(p.ctx, m, 16 * MIB, PAGE);
@@ -298,7 +317,7 @@ static void test_reuse_reads_zeros(void **state)
     uint8_t *first[N], *second[N];
 
     for (int i = 0; i < N; i++) {
-        first[i] = p.reserve(p.ctx, 16 * MIB);
+        first[i] = reserve_all(&p, 16 * MIB);
         assert_non_null(first[i]);
         assert_true(p.commit(p.ctx, first[i], 0, PAGES * PAGE));
         memset(first[i], 0xa5 ^ i, PAGES * PAGE);
@@ -309,7 +328,7 @@ static void test_reuse_reads_zeros(void **state)
     assert_int_equal(stats_of(a).committed_bytes, 0);
 
     for (int i = 0; i < N; i++) {
-        second[i] = p.reserve(p.ctx, 16 * MIB);
+        second[i] = reserve_all(&p, 16 * MIB);
         assert_non_null(second[i]);
         /* Grow past what the previous owner had: all of it is zero. */
         assert_true(p.commit(p.ctx, second[i], 0, 2 * PAGES * PAGE));
@@ -337,7 +356,7 @@ static void test_reuse_reads_zeros(void **state)
 static void grow_to_max(wasm_memory_provider p, uint32_t max_pages)
 {
     size_t max = max_pages * PAGE;
-    uint8_t *m = p.reserve(p.ctx, max);
+    uint8_t *m = reserve_all(&p, max);
     assert_non_null(m);
     for (uint32_t pg = 0; pg < max_pages; pg++) {
         assert_true(p.commit(p.ctx, m, pg * PAGE, (pg + 1) * PAGE));
@@ -372,8 +391,8 @@ static void test_grow_to_max(void **state)
     }
 
     /* Three pages take a 256 KiB slot: neighbours are 256 KiB apart. */
-    uint8_t *x = p.reserve(p.ctx, 3 * PAGE);
-    uint8_t *y = p.reserve(p.ctx, 3 * PAGE);
+    uint8_t *x = reserve_all(&p, 3 * PAGE);
+    uint8_t *y = reserve_all(&p, 3 * PAGE);
     assert_non_null(x);
     assert_non_null(y);
     assert_int_equal(y - x, 256 * KIB);
@@ -382,7 +401,7 @@ static void test_grow_to_max(void **state)
 
     /* An own mapping: one VMA, two while partly opened, one when full. */
     arena_stats base = stats_of(a);
-    uint8_t *big = p.reserve(p.ctx, 4 * MIB);
+    uint8_t *big = reserve_all(&p, 4 * MIB);
     assert_non_null(big);
     arena_stats st = stats_of(a);
     assert_int_equal(st.mappings, base.mappings + 1);
@@ -391,7 +410,7 @@ static void test_grow_to_max(void **state)
     assert_true(p.commit(p.ctx, big, 0, PAGE));
     assert_int_equal(stats_of(a).mappings, base.mappings + 2);
     /* A pooled slot is committed while an own mapping exists. */
-    uint8_t *small = p.reserve(p.ctx, PAGE);
+    uint8_t *small = reserve_all(&p, PAGE);
     assert_non_null(small);
     assert_true(p.commit(p.ctx, small, 0, PAGE));
     small[PAGE - 1] = 7;
@@ -410,6 +429,57 @@ static void test_grow_to_max(void **state)
     assert_int_equal(arena_delete(a), SHOAL_OK);
 }
 
+/* A memory gets a slot of the class of what it needs now, whatever its
+ * maximum; the reservation reported is capped at the maximum; a maximum
+ * above the largest class gets its own mapping of the maximum at once. */
+static void test_slot_of_initial_size(void **state)
+{
+    (void)state;
+    arena_config cfg = {.max_class_bytes = 1 * MIB};
+    arena *a = arena_new(&cfg);
+    assert_non_null(a);
+    wasm_memory_provider p = arena_provider(a);
+    struct {
+        size_t min, max, got;
+    } cases[] = {
+        {PAGE, 16 * PAGE, PAGE},          /* a one-page slot */
+        {2 * PAGE, 16 * PAGE, 2 * PAGE},  /* two pages */
+        {3 * PAGE, 16 * PAGE, 4 * PAGE},  /* four: the next class up */
+        {3 * PAGE, 3 * PAGE, 3 * PAGE},   /* capped at the maximum */
+        {16 * PAGE, 16 * PAGE, 16 * PAGE}, /* the largest class */
+        {PAGE, 4 * MIB, 4 * MIB},         /* above it: its own mapping */
+    };
+    enum { N = sizeof cases / sizeof cases[0] };
+    uint8_t *m[N], *again[N];
+    for (int i = 0; i < N; i++) {
+        size_t got = 0;
+        m[i] = p.reserve(p.ctx, cases[i].min, cases[i].max, &got);
+        assert_non_null(m[i]);
+        assert_int_equal(got, cases[i].got);
+        assert_true(p.commit(p.ctx, m[i], 0, cases[i].min));
+        memset(m[i], 0x5a, cases[i].min);
+    }
+    arena_stats st = stats_of(a);
+    assert_int_equal(st.live_memories, N);
+    for (int i = 0; i < N; i++)
+        p.release(p.ctx, m[i], cases[i].got, cases[i].min);
+    st = stats_of(a);
+    assert_int_equal(st.live_memories, 0);
+    assert_int_equal(st.committed_bytes, 0);
+    /* Every slot went back to its own class: the same ones come back,
+     * zeroed (the own mapping is new, so it is not compared). */
+    for (int i = N - 2; i >= 0; i--) {
+        size_t got = 0;
+        again[i] = p.reserve(p.ctx, cases[i].min, cases[i].max, &got);
+        assert_ptr_equal(again[i], m[i]);
+        assert_true(p.commit(p.ctx, again[i], 0, got));
+        assert_true(all_zero(again[i], got));
+    }
+    for (int i = 0; i < N - 1; i++)
+        p.release(p.ctx, again[i], cases[i].got, cases[i].got);
+    assert_int_equal(arena_delete(a), SHOAL_OK);
+}
+
 /* The address-space bound: a chunk shrinks to fit it, then reserve fails;
  * and an arena with live memories refuses to be deleted. */
 static void test_bounds(void **state)
@@ -421,9 +491,9 @@ static void test_bounds(void **state)
     wasm_memory_provider p = arena_provider(a);
     void *m[4];
     for (int i = 0; i < 4; i++)
-        assert_non_null(m[i] = p.reserve(p.ctx, 16 * MIB));
-    assert_null(p.reserve(p.ctx, 16 * MIB));
-    assert_null(p.reserve(p.ctx, 64 * KIB)); /* the budget is spent */
+        assert_non_null(m[i] = reserve_all(&p, 16 * MIB));
+    assert_null(reserve_all(&p, 16 * MIB));
+    assert_null(reserve_all(&p, 64 * KIB)); /* the budget is spent */
     arena_stats st = stats_of(a);
     assert_int_equal(st.reserved_bytes, 64 * MIB);
     assert_int_equal(st.mappings, 1);
@@ -433,7 +503,7 @@ static void test_bounds(void **state)
     for (int i = 0; i < 4; i++)
         p.release(p.ctx, m[i], 16 * MIB, 0);
     /* Freed slots serve again within the bound. */
-    assert_non_null(m[0] = p.reserve(p.ctx, 16 * MIB));
+    assert_non_null(m[0] = reserve_all(&p, 16 * MIB));
     p.release(p.ctx, m[0], 16 * MIB, 0);
     assert_int_equal(arena_delete(a), SHOAL_OK);
     assert_int_equal(arena_delete(NULL), SHOAL_OK);
@@ -473,7 +543,7 @@ static void take(worker *w, held_memory *h, uint64_t mark)
     uint64_t r = next_random(&w->rng);
     h->max = maxes[r % 4];
     h->committed = PAGE * (1 + (r >> 8) % 2 * (h->max > PAGE));
-    h->base = w->p.reserve(w->p.ctx, h->max);
+    h->base = reserve_all(&w->p, h->max);
     if (h->base == NULL || !w->p.commit(w->p.ctx, h->base, 0, h->committed)) {
         w->failures++;
         h->base = NULL;
@@ -660,25 +730,45 @@ static void test_instances(void **state)
     assert_int_equal(run(&al, "load64", args, 1, NULL), WASM_TRAPPED);
     assert_int_equal(wasm_exec_trap(al.x), WASM_TRAP_MEMORY_OOB);
 
+    /* Four pages outgrow the one-page slot: the memory moves to a 256 KiB
+     * slot with its bytes, and the old slot is free again. */
     assert_int_equal((uint32_t)call(&al, "grow", 3, 0), 1);
     assert_int_equal((uint32_t)call(&al, "size", 0, 0), 4);
-    assert_int_equal(stats_of(a).committed_bytes, 4 * PAGE);
+    uint8_t *moved = wasm_memory_data(wasm_instance_memory(al.inst));
+    assert_ptr_not_equal(moved, data);
+    st = stats_of(a);
+    assert_int_equal(st.committed_bytes, 4 * PAGE);
+    assert_int_equal(st.live_memories, 1);
+    assert_memory_equal(moved + 16, "shoal", 5);
+    assert_int_equal(call(&al, "load64", PAGE - 8, 0), 0x1122334455667788u);
     assert_int_equal(call(&al, "load64", 4 * PAGE - 8, 0), 0);
     call(&al, "store64", 4 * PAGE - 8, 42);
     assert_int_equal(call(&al, "load64", 4 * PAGE - 8, 0), 42);
+    /* Within the slot it grows in place. */
+    assert_int_equal((uint32_t)call(&al, "grow", 0, 0), 4);
+    assert_ptr_equal(wasm_memory_data(wasm_instance_memory(al.inst)), moved);
+    /* To the limit (256 pages, a 16 MiB slot), and no further. */
     assert_int_equal((uint32_t)call(&al, "grow", 252, 0), 4);
     assert_int_equal((uint32_t)call(&al, "grow", 1, 0), UINT32_MAX);
+    assert_int_equal(call(&al, "load64", 4 * PAGE - 8, 0), 42);
+    assert_int_equal(call(&al, "load64", PAGE - 8, 0), 0x1122334455667788u);
     assert_int_equal(call(&al, "load64", 256 * PAGE - 8, 0), 0);
     call(&al, "store64", 256 * PAGE - 8, 43);
-    assert_int_equal(stats_of(a).committed_bytes, 256 * PAGE);
+    uint64_t past[2] = {256 * PAGE - 4, 0};
+    assert_int_equal(run(&al, "load64", past, 1, NULL), WASM_TRAPPED);
+    assert_int_equal(wasm_exec_trap(al.x), WASM_TRAP_MEMORY_OOB);
+    st = stats_of(a);
+    assert_int_equal(st.committed_bytes, 256 * PAGE);
+    assert_int_equal(st.live_memories, 1);
 
     stop(&al);
     st = stats_of(a);
     assert_int_equal(st.live_memories, 0);
     assert_int_equal(st.committed_bytes, 0);
 
-    /* The next actor gets the same slot back, and none of the old bytes:
-     * only its own data segment. */
+    /* The next actor gets the first slot back (the most recently freed
+     * one-page slot), and none of the old bytes: only its own data
+     * segment, also after it grows into the slots the first one left. */
     start(&al, m, a);
     assert_ptr_equal(wasm_memory_data(wasm_instance_memory(al.inst)), data);
     assert_int_equal(call(&al, "load64", PAGE - 8, 0), 0);
@@ -723,6 +813,7 @@ int main(void)
         cmocka_unit_test(test_reserve_release_cost),
         cmocka_unit_test(test_reuse_reads_zeros),
         cmocka_unit_test(test_grow_to_max),
+        cmocka_unit_test(test_slot_of_initial_size),
         cmocka_unit_test(test_bounds),
         cmocka_unit_test(test_threads),
         cmocka_unit_test(test_instances),

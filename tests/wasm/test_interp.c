@@ -706,6 +706,123 @@ static void test_empty_memory(void **state)
     wasm_module_unref(m);
 }
 
+/* ---- memories that move ---- */
+
+/* A memory provider that reserves exactly what a memory needs, so that
+ * every growth moves the memory, and overwrites what it releases, so that
+ * code still using an old base reads garbage (and ASan reports it). */
+typedef struct tight_provider {
+    int reserves, releases;
+    int refuse_after; /* reserve fails once this many were made (0: never) */
+} tight_provider;
+
+static void *tight_reserve(void *ctx, size_t min_bytes, size_t max_bytes,
+                           size_t *reserved_bytes)
+{
+    tight_provider *t = ctx;
+    assert_true(min_bytes > 0 && min_bytes <= max_bytes);
+    if (t->refuse_after && t->reserves >= t->refuse_after)
+        return NULL;
+    void *p = calloc(1, min_bytes);
+    assert_non_null(p);
+    t->reserves++;
+    *reserved_bytes = min_bytes;
+    return p;
+}
+
+static bool tight_commit(void *ctx, void *base, size_t old_bytes,
+                         size_t new_bytes)
+{
+    (void)ctx;
+    (void)base;
+    (void)old_bytes;
+    (void)new_bytes;
+    return true; /* calloc's bytes are zero already */
+}
+
+static void tight_release(void *ctx, void *base, size_t reserved_bytes,
+                          size_t committed_bytes)
+{
+    tight_provider *t = ctx;
+    assert_true(committed_bytes <= reserved_bytes);
+    memset(base, 0xdd, reserved_bytes);
+    free(base);
+    t->releases++;
+}
+
+/* Growing by memory.grow, in a callee, in a host function and from the
+ * embedder moves the memory each time; the code that grew it goes on with
+ * the new base, the contents come along, and bounds are the new size's. */
+static void test_memory_moves_when_it_grows(void **state)
+{
+    (void)state;
+    static const wasm_valtype i32 = WASM_I32;
+    tight_provider t = {0};
+    wasm_memory_provider p = {.reserve = tight_reserve,
+                              .commit = tight_commit,
+                              .release = tight_release,
+                              .ctx = &t};
+    wasm_module *m = wt_load("moving", true);
+    wasm_store *s = wasm_store_new(NULL);
+    wasm_store_set_memory_provider(s, &p);
+    wasm_extern grow = {.kind = WASM_EXTERN_FUNC,
+                        .u.func = wasm_func_new_host(s, &i32, 1, &i32, 1,
+                                                     host_grow, NULL)};
+    wasm_instance *inst = wt_instantiate(s, m, &grow, 1);
+    wasm_exec *x = wasm_exec_new(s);
+    wasm_memory *mem = wasm_instance_memory(inst);
+    assert_int_equal(t.reserves, 1);
+
+    /* memory.grow here (0), in a callee (1), in the host (2). */
+    for (uint64_t how = 0; how < 3; how++) {
+        const uint8_t *before = wasm_memory_data(mem);
+        uint64_t args[2] = {how, 1000 + how};
+        assert_int_equal(wt_call(x, wt_func(inst, "grow_and_touch"), args, 2),
+                         1099 + how);
+        assert_ptr_not_equal(wasm_memory_data(mem), before);
+        assert_int_equal(wasm_memory_size(mem), (2 + how) * WASM_PAGE_SIZE);
+    }
+    assert_int_equal(t.reserves, 4);
+    assert_int_equal(t.releases, 3);
+
+    /* Marks at both ends survive growth by the embedder; the last byte is
+     * in bounds and the next traps. */
+    wasm_func *load8 = wt_func(inst, "load8"), *store8 = wt_func(inst, "store8");
+    uint64_t mark0[2] = {0, 0xa1}, mark1[2] = {4 * WASM_PAGE_SIZE - 1, 0xb2};
+    wt_call(x, store8, mark0, 2);
+    wt_call(x, store8, mark1, 2);
+    for (uint32_t pages = 5; pages <= 8; pages++) {
+        assert_int_equal(wasm_memory_grow(mem, 1), pages - 1);
+        assert_int_equal(wt_call(x, load8, &mark0[0], 1), 0xa1);
+        assert_int_equal(wt_call(x, load8, &mark1[0], 1), 0xb2);
+        uint64_t last = (uint64_t)pages * WASM_PAGE_SIZE - 1, past = last + 1;
+        assert_int_equal(wt_call(x, load8, &last, 1), 0);
+        assert_int_equal(wt_call_trap(x, load8, &past, 1),
+                         WASM_TRAP_MEMORY_OOB);
+        uint64_t fill_all[3] = {0 + 1, 0, last}, fill_past[3] = {1, 0, last + 1};
+        wt_call(x, wt_func(inst, "fill"), fill_all, 3);
+        assert_int_equal(wt_call_trap(x, wt_func(inst, "fill"), fill_past, 3),
+                         WASM_TRAP_MEMORY_OOB);
+        wt_call(x, store8, mark1, 2); /* the fill cleared it */
+    }
+
+    /* When no larger reservation can be had, growth fails and the memory
+     * stays where and as it was. */
+    t.refuse_after = t.reserves;
+    const uint8_t *at = wasm_memory_data(mem);
+    uint64_t one = 1;
+    assert_int_equal(wt_call(x, wt_func(inst, "grow"), &one, 1), 0xffffffffu);
+    assert_int_equal(wasm_memory_grow(mem, 1), -1);
+    assert_ptr_equal(wasm_memory_data(mem), at);
+    assert_int_equal(wt_call(x, wt_func(inst, "size"), NULL, 0), 8);
+    assert_int_equal(wt_call(x, load8, &mark0[0], 1), 0xa1);
+
+    wasm_exec_delete(x);
+    wasm_store_delete(s);
+    wasm_module_unref(m);
+    assert_int_equal(t.releases, t.reserves);
+}
+
 static void test_exec_api_errors(void **state)
 {
     (void)state;
@@ -914,6 +1031,7 @@ int main(void)
         cmocka_unit_test(test_value_stack_limit),
         /* Last: under UBSan, a failure here ends the executable. */
         cmocka_unit_test(test_empty_memory),
+        cmocka_unit_test(test_memory_moves_when_it_grows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
