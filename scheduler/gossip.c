@@ -55,6 +55,7 @@ typedef struct probe {
     uint64_t seq;
     int64_t start_ms;
     char target[GOSSIP_NAME_MAX];
+    uint64_t target_incarnation;
 } probe;
 
 struct gossip {
@@ -531,7 +532,10 @@ static void probe_step(gossip *g, int64_t now)
     probe *p = &g->probe;
     if (p->active) {
         member *m = find(g, p->target);
-        if (m == NULL || is_gone(m)) {
+        /* A probe is of one incarnation: a member that died or came back
+         * since (a restarted node) is not the one that missed the ack. */
+        if (m == NULL || is_gone(m) ||
+            m->pub.incarnation != p->target_incarnation) {
             p->active = false;
         } else {
             if (!p->acked && !p->indirect &&
@@ -554,6 +558,7 @@ static void probe_step(gossip *g, int64_t now)
         return;
     *p = (probe){.active = true, .seq = ++g->next_seq, .start_ms = now};
     memcpy(p->target, m->pub.name, sizeof p->target);
+    p->target_incarnation = m->pub.incarnation;
     send_ping(g, m, p->seq, NULL);
 }
 

@@ -150,8 +150,9 @@ int64_t gossip_tick(gossip *g, int64_t now_ms);
  * out of bounds or missing, is SHOAL_EMALFORMED with ei (optional) naming
  * the field and its byte offset, and changes nothing: it is checked
  * entirely before any of it is used. So is a datagram over
- * GOSSIP_DATAGRAM_MAX. Datagrams from a node with our own name are ignored
- * (SHOAL_OK), except for what they say about us. SHOAL_EINVAL for NULL
+ * GOSSIP_DATAGRAM_MAX. A datagram from a node with our own name (another
+ * instance of this node) is not answered and its sender not taken as a
+ * member; its records are merged as any. SHOAL_EINVAL for NULL
  * bytes with len > 0; SHOAL_ENOMEM when a new member or meta could not be
  * stored (the rest of the datagram is still applied). */
 shoal_err gossip_input(gossip *g, int64_t now_ms, const uint8_t *bytes,
