@@ -129,6 +129,27 @@ static const char *size_text(const msgpack_object *map, const char *key,
     return buf;
 }
 
+/* A map of strings as "k=v,k=v", or "-" when empty. */
+static const char *labels_text(const msgpack_object *map, const char *key,
+                               char *buf, size_t size)
+{
+    const msgpack_object *o = api_get(map, key);
+    if (!o || o->type != MSGPACK_OBJECT_MAP || o->via.map.size == 0)
+        return "-";
+    size_t used = 0;
+    buf[0] = 0;
+    for (uint32_t i = 0; i < o->via.map.size && used < size; i++) {
+        char k[128], v[128];
+        int w = snprintf(buf + used, size - used, "%s%s=%s", i ? "," : "",
+                         text_of(&o->via.map.ptr[i].key, k, sizeof k),
+                         text_of(&o->via.map.ptr[i].val, v, sizeof v));
+        if (w < 0)
+            break;
+        used += (size_t)w;
+    }
+    return buf;
+}
+
 /* "ready/desired" from two integer fields. */
 static const char *ratio_text(const msgpack_object *map, const char *num,
                               const char *den, char *buf, size_t size)
@@ -208,8 +229,9 @@ static const get_kind get_kinds[] = {
      "node.list",
      "nodes",
      "No nodes.",
-     5,
-     {"NAME", "ADDRESS", "STATE", "ACTORS", "MEMORY"}},
+     8,
+     {"NAME", "ID", "ADDRESS", "STATE", "CAPACITY", "ACTORS", "MEMORY",
+      "LABELS"}},
 };
 
 /* Fills one table row's cells from item, an element of the reply's
@@ -232,11 +254,12 @@ static void get_row(const get_kind *k, const msgpack_object *item, int64_t now,
             cells[i] = field_text(item, keys[i], buf[i], CELL);
         cells[i] = age_text(item, "started_ms", now, buf[i], CELL), i++;
     } else {
-        static const char *const keys[] = {"name", "address", "state",
-                                           "actors"};
+        static const char *const keys[] = {"name",  "id",       "address",
+                                           "state", "capacity", "actors"};
         for (; i < sizeof keys / sizeof keys[0]; i++)
             cells[i] = field_text(item, keys[i], buf[i], CELL);
         cells[i] = size_text(item, "memory", buf[i], CELL), i++;
+        cells[i] = labels_text(item, "labels", buf[i], CELL), i++;
     }
 }
 

@@ -51,6 +51,7 @@ typedef struct group {
 struct node_app {
     char *name;
     int64_t version;
+    char origin[64]; /* the node that made this version */
     int64_t updated_ms;
     char *manifest, *file;
     manifest_app *spec;
@@ -62,7 +63,53 @@ struct node_app {
     node_app *next;
 };
 
+/* A deleted application's last version, so that the deletion wins over
+ * older copies in the cluster. */
+typedef struct app_tomb {
+    char name[64];
+    int64_t version;
+    char origin[64];
+    int64_t updated_ms;
+} app_tomb;
+
 /* ---- lookup ---- */
+
+static app_tomb *find_tomb(node *n, const char *name)
+{
+    for (size_t i = 0; i < n->ntombs; i++)
+        if (strcmp(n->tombs[i].name, name) == 0)
+            return &n->tombs[i];
+    return NULL;
+}
+
+static void drop_tomb(node *n, const char *name)
+{
+    app_tomb *t = find_tomb(n, name);
+    if (t)
+        *t = n->tombs[--n->ntombs];
+}
+
+static bool set_tomb(node *n, const char *name, int64_t version,
+                     const char *origin, int64_t updated_ms)
+{
+    app_tomb *t = find_tomb(n, name);
+    if (t == NULL) {
+        if (n->ntombs == n->captombs) {
+            size_t cap = n->captombs ? n->captombs * 2 : 4;
+            app_tomb *nt = realloc(n->tombs, cap * sizeof *nt);
+            if (nt == NULL)
+                return false;
+            n->tombs = nt;
+            n->captombs = cap;
+        }
+        t = &n->tombs[n->ntombs++];
+    }
+    snprintf(t->name, sizeof t->name, "%s", name);
+    t->version = version;
+    snprintf(t->origin, sizeof t->origin, "%s", origin);
+    t->updated_ms = updated_ms;
+    return true;
+}
 
 static node_app *find_app(node *n, const char *name)
 {
@@ -201,7 +248,7 @@ static void spawn_into(node *n, node_app *a, group *g, replica *r)
              (unsigned long long)r->id);
 }
 
-static void spawn_new(node *n, node_app *a, group *g)
+static void spawn_index(node *n, node_app *a, group *g, uint32_t index)
 {
     if (g->nreps == g->capreps) {
         size_t cap = g->capreps ? g->capreps * 2 : 4;
@@ -210,16 +257,6 @@ static void spawn_new(node *n, node_app *a, group *g)
             return; /* the next tick tries again */
         g->reps = nr;
         g->capreps = cap;
-    }
-    /* The smallest index nobody in the group uses. */
-    uint32_t index = 0;
-    for (bool clash = true; clash;) {
-        clash = false;
-        for (size_t i = 0; i < g->nreps; i++)
-            if (g->reps[i].index == index) {
-                index++;
-                clash = true;
-            }
     }
     replica *r = &g->reps[g->nreps++];
     memset(r, 0, sizeof *r);
@@ -250,12 +287,57 @@ static bool stop_replica(node *n, group *g, replica *r)
     return true;
 }
 
+/* ---- the cluster's view of an application ---- */
+
+/* Whether member v knows app at the version this node has: only then do
+ * its replicas' "current" flags mean what ours do. */
+static bool member_in_sync(const member_view *v, const node_app *a)
+{
+    for (size_t i = 0; i < v->napps; i++)
+        if (strcmp(v->apps[i].name, a->name) == 0)
+            return v->apps[i].version == a->version && !v->apps[i].deleted &&
+                   strcmp(v->apps[i].origin, a->origin) == 0;
+    return false;
+}
+
+/* Whether member number m runs replica index of a/g, current. */
+static bool member_runs(node *n, size_t m, const node_app *a, const group *g,
+                        uint32_t index)
+{
+    const member_view *v = cluster_member(n, m);
+    if (v == NULL || !cluster_member_live(v) || !member_in_sync(v, a))
+        return false;
+    for (size_t i = 0; i < v->nreps; i++) {
+        const member_replica *r = &v->reps[i];
+        if (r->index == index && r->running && r->current &&
+            strcmp(r->app, a->name) == 0 && strcmp(r->actor, g->name) == 0)
+            return true;
+    }
+    return false;
+}
+
 /* ---- the reconciler ---- */
 
+/* Makes this node's replicas of g match the placement: the replicas
+ * placed here run (a rolling update replaces them one at a time, and an
+ * old one stops only when a new one runs in its place); a replica placed
+ * elsewhere stops once its new node runs it; replicas past the desired
+ * count stop. */
 static void reconcile_group(node *n, node_app *a, group *g)
 {
     int64_t now = node__now_ms();
     uint32_t desired = desired_of(a, g);
+    int32_t *placed = NULL;
+    if (desired) {
+        placed = malloc(desired * sizeof *placed);
+        if (placed == NULL ||
+            cluster_place(n, a->name, g->spec, placed) != SHOAL_OK) {
+            free(placed);
+            return; /* the next tick tries again */
+        }
+    }
+    int32_t self = (int32_t)cluster_self_index(n);
+#define PLACED_HERE(i) ((i) < desired && placed[(i)] == self)
 
     for (size_t i = 0; i < g->nreps; i++) {
         replica *r = &g->reps[i];
@@ -268,11 +350,11 @@ static void reconcile_group(node *n, node_app *a, group *g)
             }
         }
     }
-    /* Replicas without an actor: retry current ones, drop old ones. */
+    /* Replicas without an actor: retry current ones, drop the others. */
     for (size_t i = 0; i < g->nreps;) {
         replica *r = &g->reps[i];
         bool idle = r->state == REP_FAILED || r->state == REP_EXITED;
-        if (idle && (!is_current(g, r) || desired == 0)) {
+        if (idle && (!is_current(g, r) || !PLACED_HERE(r->index))) {
             remove_replica(g, r);
             continue;
         }
@@ -283,63 +365,63 @@ static void reconcile_group(node *n, node_app *a, group *g)
         i++;
     }
 
-    uint32_t cur_total = 0, cur_ready = 0, old = 0;
+    /* A rolling update has one new replica starting at a time. */
+    bool rolling = false;
     for (size_t i = 0; i < g->nreps; i++) {
         const replica *r = &g->reps[i];
-        if (r->state == REP_STOPPING)
+        if (!is_current(g, r) || r->state == REP_RUNNING ||
+            r->state == REP_STOPPING)
             continue;
-        if (is_current(g, r)) {
-            cur_total++;
-            cur_ready += r->state == REP_RUNNING;
-        } else {
-            old++;
-        }
+        for (size_t k = 0; k < g->nreps; k++)
+            if (g->reps[k].index == r->index && !is_current(g, &g->reps[k]) &&
+                g->reps[k].state != REP_STOPPING)
+                rolling = true;
     }
-
-    if (old == 0) {
-        while (cur_total < desired) {
-            spawn_new(n, a, g);
-            cur_total++;
-        }
-        /* Scale down: the highest indexes go. */
-        while (cur_total > desired) {
-            replica *victim = NULL;
-            for (size_t i = 0; i < g->nreps; i++) {
-                replica *r = &g->reps[i];
-                if (r->state != REP_STOPPING &&
-                    (!victim || r->index > victim->index))
-                    victim = r;
-            }
-            if (victim == NULL)
-                break;
-            stop_replica(n, g, victim);
-            cur_total--;
-        }
-        return;
-    }
-
-    /* A rolling update: one new replica at a time, and an old one stops
-     * only when a new one is running in its place. */
-    if (cur_total < desired && cur_total == cur_ready) {
-        spawn_new(n, a, g);
-        cur_total++;
-    }
-    while (old > 0 && cur_ready + old > desired) {
-        replica *victim = NULL;
+    for (uint32_t index = 0; index < desired; index++) {
+        if (!PLACED_HERE(index))
+            continue;
+        replica *cur = NULL;
+        bool old = false;
         for (size_t i = 0; i < g->nreps; i++) {
             replica *r = &g->reps[i];
-            if (r->state == REP_STOPPING || is_current(g, r))
+            if (r->index != index || r->state == REP_STOPPING)
                 continue;
-            /* Old replicas that do not serve go first. */
-            if (!victim ||
-                (victim->state == REP_RUNNING && r->state != REP_RUNNING))
-                victim = r;
+            if (is_current(g, r))
+                cur = r;
+            else
+                old = true;
         }
-        if (victim == NULL)
-            break;
-        stop_replica(n, g, victim);
-        old--;
+        if (cur == NULL) {
+            if (old && rolling)
+                continue;
+            rolling |= old;
+            spawn_index(n, a, g, index);
+        } else if (cur->state == REP_RUNNING && old) {
+            for (size_t i = 0; i < g->nreps;) {
+                replica *r = &g->reps[i];
+                if (r->index == index && !is_current(g, r) &&
+                    r->state != REP_STOPPING && !stop_replica(n, g, r))
+                    continue; /* removed: i is the next one now */
+                i++;
+            }
+        }
     }
+    /* Replicas that are not wanted here. */
+    for (size_t i = 0; i < g->nreps;) {
+        replica *r = &g->reps[i];
+        bool stop = false;
+        if (r->state != REP_STOPPING && !PLACED_HERE(r->index)) {
+            if (r->index >= desired || placed[r->index] < 0)
+                stop = true;
+            else /* moved: it stops once its new node runs it */
+                stop = member_runs(n, (size_t)placed[r->index], a, g, r->index);
+        }
+        if (stop && !stop_replica(n, g, r))
+            continue;
+        i++;
+    }
+#undef PLACED_HERE
+    free(placed);
 }
 
 static void free_group(node *n, node_app *a, group *g)
@@ -409,6 +491,7 @@ void apps_reconcile(node *n)
         reconcile_app(n, a);
         a = next;
     }
+    cluster_touch(n);
 }
 
 /* ---- exits ---- */
@@ -487,6 +570,7 @@ static void on_exit_event(node *n, node_event *ev)
             }
         }
         reconcile_app(n, a);
+        cluster_touch(n);
     }
     free(e);
 }
@@ -529,12 +613,13 @@ static group *add_group(node *n, node_app *a, manifest_actor *spec,
 
 /* A new app in memory (not yet in the store); takes spec and bytes. */
 static node_app *new_app(node *n, manifest_app *spec, uint8_t *bytes,
-                         size_t len, int64_t version, const char *text,
-                         const char *file, int64_t updated_ms)
+                         size_t len, int64_t version, const char *origin,
+                         const char *text, const char *file, int64_t updated_ms)
 {
     node_app *a = calloc(1, sizeof *a);
     if (a == NULL)
         return NULL;
+    snprintf(a->origin, sizeof a->origin, "%s", origin);
     a->name = strdup(spec->name);
     a->manifest = strdup(text);
     a->file = strdup(file);
@@ -564,8 +649,18 @@ shoal_err apps_recover(node *n, shoal_errinfo *ei)
         return shoal_errinfo_set(ei, err, SIZE_MAX, "reading applications: %s",
                                  shoal_strerror(err));
     size_t actors = 0;
+    size_t live = 0;
     for (size_t i = 0; i < count; i++) {
         store_app *s = &stored[i];
+        if (s->deleted) {
+            if (!set_tomb(n, s->name, s->version, s->origin, s->updated_ms)) {
+                store_app_list_free(stored, count);
+                return shoal_errinfo_set(ei, SHOAL_ENOMEM, SIZE_MAX,
+                                         "out of memory");
+            }
+            continue;
+        }
+        live++;
         manifest_app *spec;
         shoal_errinfo dei = {0};
         err = manifest_decode(s->spec, s->spec_len, &spec, &dei);
@@ -576,7 +671,7 @@ shoal_err apps_recover(node *n, shoal_errinfo *ei)
             continue;
         }
         node_app *a = new_app(n, spec, s->spec, s->spec_len, s->version,
-                              s->manifest, s->file, s->updated_ms);
+                              s->origin, s->manifest, s->file, s->updated_ms);
         if (a == NULL) {
             manifest_free(spec);
             store_app_list_free(stored, count);
@@ -593,9 +688,9 @@ shoal_err apps_recover(node *n, shoal_errinfo *ei)
             actors += spec->actors[k].replicas;
     }
     store_app_list_free(stored, count);
-    if (count)
+    if (live)
         node_log(n, LOG_INFO, "apps", NULL,
-                 "recovered %zu applications (%zu replicas desired)", count,
+                 "recovered %zu applications (%zu replicas desired)", live,
                  actors);
     return SHOAL_OK;
 }
@@ -607,6 +702,9 @@ void apps_free(node *n)
         n->apps = a->next;
         free_app(n, a);
     }
+    free(n->tombs);
+    n->tombs = NULL;
+    n->ntombs = n->captombs = 0;
     for (size_t i = 0; i < n->nloaded; i++)
         free(n->loaded_modules[i]);
     free(n->loaded_modules);
@@ -643,8 +741,14 @@ void apply_result_free(apply_result *res)
     memset(res, 0, sizeof *res);
 }
 
-shoal_err apps_apply(node *n, manifest_app *spec, const char *text,
-                     const char *file, apply_result *res, shoal_errinfo *ei)
+/* Makes spec (taken) the application's version `version` from origin,
+ * unless it is what runs already. With strict_routes an HTTP route that
+ * cannot be served fails it; otherwise (a version made elsewhere) it is
+ * logged and the rest goes on. */
+static shoal_err install(node *n, manifest_app *spec, const char *text,
+                         const char *file, int64_t version, const char *origin,
+                         int64_t updated_ms, bool strict_routes,
+                         apply_result *res, shoal_errinfo *ei)
 {
     memset(res, 0, sizeof *res);
     snprintf(res->app, sizeof res->app, "%s", spec->name);
@@ -670,7 +774,8 @@ shoal_err apps_apply(node *n, manifest_app *spec, const char *text,
         manifest_free(spec);
         return shoal_errinfo_set(ei, SHOAL_ENOMEM, SIZE_MAX, "out of memory");
     }
-    if (a && a->spec_len == len && memcmp(a->spec_bytes, bytes, len) == 0) {
+    if (strict_routes && a && a->spec_len == len &&
+        memcmp(a->spec_bytes, bytes, len) == 0) {
         res->version = a->version;
         res->changed = false;
         for (size_t i = 0; i < spec->nactors; i++)
@@ -679,22 +784,29 @@ shoal_err apps_apply(node *n, manifest_app *spec, const char *text,
         manifest_free(spec);
         return SHOAL_OK;
     }
-    int64_t version = a ? a->version + 1 : 1;
-    int64_t now = node__now_ms();
-    err = providers_sync_routes(n, spec->name, spec, ei);
-    if (err) {
+    int64_t now = updated_ms;
+    shoal_errinfo rei = {0};
+    err = providers_sync_routes(n, spec->name, spec, &rei);
+    if (err && strict_routes) {
+        if (ei)
+            *ei = rei;
         free(bytes);
         manifest_free(spec);
         apply_result_free(res);
         return err;
     }
+    if (err)
+        node_log(n, LOG_ERROR, "apps", NULL,
+                 "application %s: its HTTP routes are not served here: %s",
+                 spec->name, rei.msg);
     store_app row = {.name = spec->name,
                      .version = version,
                      .manifest = (char *)text,
                      .file = (char *)file,
                      .spec = bytes,
                      .spec_len = len,
-                     .updated_ms = now};
+                     .updated_ms = now,
+                     .origin = (char *)origin};
     err = store_app_put(n->store, &row);
     if (err) {
         providers_sync_routes(n, spec->name, a ? a->spec : NULL, NULL);
@@ -707,8 +819,9 @@ shoal_err apps_apply(node *n, manifest_app *spec, const char *text,
     }
     res->version = version;
     res->changed = true;
+    drop_tomb(n, spec->name);
     if (a == NULL) {
-        a = new_app(n, spec, bytes, len, version, text, file, now);
+        a = new_app(n, spec, bytes, len, version, origin, text, file, now);
         if (a == NULL) {
             free(bytes);
             manifest_free(spec);
@@ -775,11 +888,28 @@ shoal_err apps_apply(node *n, manifest_app *spec, const char *text,
     a->manifest = ntext;
     a->file = nfile;
     a->version = version;
+    snprintf(a->origin, sizeof a->origin, "%s", origin);
     a->updated_ms = now;
     node_log(n, LOG_INFO, "apps", NULL, "application %s updated to v%lld",
              a->name, (long long)version);
     reconcile_app(n, a);
     return SHOAL_OK;
+}
+
+shoal_err apps_apply(node *n, manifest_app *spec, const char *text,
+                     const char *file, apply_result *res, shoal_errinfo *ei)
+{
+    node_app *a = find_app(n, spec->name);
+    app_tomb *t = find_tomb(n, spec->name);
+    int64_t version = a ? a->version + 1 : t ? t->version + 1 : 1;
+    char name[64];
+    snprintf(name, sizeof name, "%s", spec->name);
+    shoal_err err =
+        install(n, spec, text, file, version, store_node_name(n->store),
+                node__now_ms(), true, res, ei);
+    if (err == SHOAL_OK && res->changed)
+        cluster_app_changed(n, name);
+    return err;
 }
 
 shoal_err apps_scale(node *n, const char *name, const char *actor,
@@ -815,7 +945,8 @@ shoal_err apps_scale(node *n, const char *name, const char *actor,
                      .file = a->file,
                      .spec = bytes,
                      .spec_len = len,
-                     .updated_ms = now};
+                     .updated_ms = now,
+                     .origin = (char *)store_node_name(n->store)};
     err = store_app_put(n->store, &row);
     if (err) {
         g->spec->replicas = before;
@@ -828,11 +959,13 @@ shoal_err apps_scale(node *n, const char *name, const char *actor,
     a->spec_bytes = bytes;
     a->spec_len = len;
     a->version++;
+    snprintf(a->origin, sizeof a->origin, "%s", store_node_name(n->store));
     a->updated_ms = now;
     *version = a->version;
     node_log(n, LOG_INFO, "apps", NULL, "%s/%s scaled from %u to %u (v%lld)",
              a->name, actor, before, replicas, (long long)a->version);
     reconcile_app(n, a);
+    cluster_app_changed(n, name);
     return SHOAL_OK;
 }
 
@@ -850,20 +983,34 @@ static bool module_referenced(void *ctx, const char *hash)
  * deleted after an application is deleted. */
 #define MODULE_GC_GRACE_MS (10 * 60 * 1000)
 
-shoal_err apps_delete(node *n, const char *name, shoal_errinfo *ei)
+/* Deletes application a as version `version` from origin: a tombstone
+ * in the store and in memory, then its replicas stop. */
+static shoal_err remove_app(node *n, node_app *a, int64_t version,
+                            const char *origin, int64_t updated_ms,
+                            shoal_errinfo *ei)
 {
-    node_app *a = find_app(n, name);
-    if (a == NULL || a->deleting)
-        return shoal_errinfo_set(ei, SHOAL_ENOTFOUND, SIZE_MAX,
-                                 "no application named \"%s\"", name);
-    shoal_err err = store_app_delete(n->store, name);
-    if (err && err != SHOAL_ENOTFOUND)
+    char name[64];
+    snprintf(name, sizeof name, "%s", a->name);
+    store_app row = {.name = name,
+                     .version = version,
+                     .manifest = "",
+                     .file = "",
+                     .spec = (uint8_t *)"",
+                     .spec_len = 0,
+                     .updated_ms = updated_ms,
+                     .origin = (char *)origin,
+                     .deleted = true};
+    shoal_err err = store_app_put(n->store, &row);
+    if (err)
         return shoal_errinfo_set(ei, err, SIZE_MAX,
                                  "deleting the application: %s",
                                  shoal_strerror(err));
+    if (!set_tomb(n, name, version, origin, updated_ms))
+        return shoal_errinfo_set(ei, SHOAL_ENOMEM, SIZE_MAX, "out of memory");
     a->deleting = true;
     providers_sync_routes(n, name, NULL, NULL);
-    node_log(n, LOG_INFO, "apps", NULL, "deleting application %s", name);
+    node_log(n, LOG_INFO, "apps", NULL, "deleting application %s (v%lld)", name,
+             (long long)version);
     unsigned gone = 0;
     manifest_free(a->spec);
     a->spec = NULL;
@@ -876,30 +1023,273 @@ shoal_err apps_delete(node *n, const char *name, shoal_errinfo *ei)
     return SHOAL_OK;
 }
 
+shoal_err apps_delete(node *n, const char *name, shoal_errinfo *ei)
+{
+    node_app *a = find_app(n, name);
+    if (a == NULL || a->deleting)
+        return shoal_errinfo_set(ei, SHOAL_ENOTFOUND, SIZE_MAX,
+                                 "no application named \"%s\"", name);
+    char copy[64];
+    snprintf(copy, sizeof copy, "%s", name);
+    shoal_err err = remove_app(n, a, a->version + 1, store_node_name(n->store),
+                               node__now_ms(), ei);
+    if (err == SHOAL_OK)
+        cluster_app_changed(n, copy);
+    return err;
+}
+
+/* ---- records for the cluster ---- */
+
+static int stamp_cmp(int64_t v1, const char *o1, int64_t v2, const char *o2)
+{
+    if (v1 != v2)
+        return v1 < v2 ? -1 : 1;
+    return strcmp(o1, o2);
+}
+
+/* This node's stamp of name; false when it has none. */
+static bool local_stamp(node *n, const char *name, int64_t *version,
+                        const char **origin)
+{
+    app_tomb *t = find_tomb(n, name);
+    if (t) {
+        *version = t->version;
+        *origin = t->origin;
+        return true;
+    }
+    node_app *a = find_app(n, name);
+    if (a && !a->deleting) {
+        *version = a->version;
+        *origin = a->origin;
+        return true;
+    }
+    return false;
+}
+
+bool apps_is_newer(node *n, const char *name, int64_t version,
+                   const char *origin)
+{
+    int64_t v;
+    const char *o;
+    return !local_stamp(n, name, &v, &o) ||
+           stamp_cmp(version, origin, v, o) > 0;
+}
+
+static void tomb_record(const app_tomb *t, app_record *r)
+{
+    *r = (app_record){.name = t->name,
+                      .version = t->version,
+                      .origin = t->origin,
+                      .deleted = true,
+                      .updated_ms = t->updated_ms,
+                      .manifest = "",
+                      .file = "",
+                      .spec = (const uint8_t *)"",
+                      .spec_len = 0};
+}
+
+static void app_record_of(const node_app *a, app_record *r)
+{
+    *r = (app_record){.name = a->name,
+                      .version = a->version,
+                      .origin = a->origin,
+                      .updated_ms = a->updated_ms,
+                      .manifest = a->manifest,
+                      .file = a->file,
+                      .spec = a->spec_bytes,
+                      .spec_len = a->spec_len};
+}
+
+shoal_err apps_record(node *n, const char *name, app_record *r)
+{
+    app_tomb *t = find_tomb(n, name);
+    if (t) {
+        tomb_record(t, r);
+        return SHOAL_OK;
+    }
+    node_app *a = find_app(n, name);
+    if (a == NULL || a->deleting)
+        return SHOAL_ENOTFOUND;
+    app_record_of(a, r);
+    return SHOAL_OK;
+}
+
+void apps_for_each_record(node *n, void (*fn)(void *ctx, const app_record *r),
+                          void *ctx)
+{
+    app_record r;
+    for (size_t i = 0; i < n->ntombs; i++) {
+        tomb_record(&n->tombs[i], &r);
+        fn(ctx, &r);
+    }
+    for (node_app *a = n->apps; a; a = a->next)
+        if (!a->deleting) {
+            app_record_of(a, &r);
+            fn(ctx, &r);
+        }
+}
+
+shoal_err apps_accept(node *n, const app_record *r, char missing[65],
+                      shoal_errinfo *ei)
+{
+    missing[0] = 0;
+    if (!apps_is_newer(n, r->name, r->version, r->origin))
+        return SHOAL_OK;
+    node_app *a = find_app(n, r->name);
+    if (r->deleted) {
+        if (a && !a->deleting)
+            return remove_app(n, a, r->version, r->origin, r->updated_ms, ei);
+        store_app row = {.name = (char *)r->name,
+                         .version = r->version,
+                         .manifest = "",
+                         .file = "",
+                         .spec = (uint8_t *)"",
+                         .spec_len = 0,
+                         .updated_ms = r->updated_ms,
+                         .origin = (char *)r->origin,
+                         .deleted = true};
+        shoal_err err = store_app_put(n->store, &row);
+        if (err)
+            return shoal_errinfo_set(ei, err, SIZE_MAX,
+                                     "saving the tombstone: %s",
+                                     shoal_strerror(err));
+        if (!set_tomb(n, r->name, r->version, r->origin, r->updated_ms))
+            return shoal_errinfo_set(ei, SHOAL_ENOMEM, SIZE_MAX,
+                                     "out of memory");
+        return SHOAL_OK;
+    }
+    if (a && a->deleting) /* offered again once its replicas are gone */
+        return shoal_errinfo_set(ei, SHOAL_ESTATE, SIZE_MAX,
+                                 "still deleting the previous version");
+    manifest_app *spec;
+    shoal_err err = manifest_decode(r->spec, r->spec_len, &spec, ei);
+    if (err)
+        return err;
+    if (strcmp(spec->name, r->name) != 0) {
+        manifest_free(spec);
+        return shoal_errinfo_set(ei, SHOAL_EMALFORMED, SIZE_MAX,
+                                 "the spec is of application %s", spec->name);
+    }
+    for (size_t i = 0; i < spec->nactors; i++)
+        if (!store_module_has(n->store, spec->actors[i].module_hash)) {
+            snprintf(missing, 65, "%s", spec->actors[i].module_hash);
+            manifest_free(spec);
+            return shoal_errinfo_set(ei, SHOAL_ENOTFOUND, SIZE_MAX,
+                                     "module %.12s is not here yet", missing);
+        }
+    apply_result res;
+    err = install(n, spec, r->manifest, r->file, r->version, r->origin,
+                  r->updated_ms, false, &res, ei);
+    if (err == SHOAL_OK)
+        apply_result_free(&res);
+    return err;
+}
+
+void apps_pack_meta(node *n, msgpack_packer *pk)
+{
+    uint32_t count = (uint32_t)n->ntombs, reps = 0;
+    for (node_app *a = n->apps; a; a = a->next) {
+        count += !a->deleting;
+        for (size_t i = 0; i < a->ngroups; i++)
+            reps += (uint32_t)a->groups[i]->nreps;
+    }
+    api_pack_str(pk, "apps");
+    msgpack_pack_array(pk, count);
+    for (size_t i = 0; i < n->ntombs; i++) {
+        msgpack_pack_array(pk, 4);
+        api_pack_str(pk, n->tombs[i].name);
+        msgpack_pack_int64(pk, n->tombs[i].version);
+        api_pack_str(pk, n->tombs[i].origin);
+        msgpack_pack_true(pk);
+    }
+    for (node_app *a = n->apps; a; a = a->next) {
+        if (a->deleting)
+            continue;
+        msgpack_pack_array(pk, 4);
+        api_pack_str(pk, a->name);
+        msgpack_pack_int64(pk, a->version);
+        api_pack_str(pk, a->origin);
+        msgpack_pack_false(pk);
+    }
+    api_pack_str(pk, "replicas");
+    msgpack_pack_array(pk, reps);
+    for (node_app *a = n->apps; a; a = a->next)
+        for (size_t i = 0; i < a->ngroups; i++) {
+            const group *g = a->groups[i];
+            for (size_t k = 0; k < g->nreps; k++) {
+                const replica *r = &g->reps[k];
+                msgpack_pack_array(pk, 7);
+                api_pack_str(pk, a->name);
+                api_pack_str(pk, g->name);
+                msgpack_pack_uint32(pk, r->index);
+                msgpack_pack_uint64(pk, r->id);
+                msgpack_pack_int64(pk, r->version);
+                api_pack_str(pk, state_names[r->state]);
+                if (is_current(g, r) && !a->deleting)
+                    msgpack_pack_true(pk);
+                else
+                    msgpack_pack_false(pk);
+            }
+        }
+}
+
 /* ---- reading the state ---- */
 
-static bool group_complete(const node_app *a, const group *g, uint32_t *ready)
+/* Whether g's rollout is complete across the cluster: each of its
+ * desired replicas runs, current, on some node, and nothing else of it
+ * runs anywhere. *ready counts the replicas that run. Members that do not
+ * have this node's version of the app yet make it incomplete. */
+static bool group_complete(node *n, const node_app *a, const group *g,
+                           uint32_t *ready)
 {
-    uint32_t desired = desired_of(a, g), r = 0, others = 0;
+    uint32_t desired = desired_of(a, g), others = 0;
+    uint8_t *seen = calloc(desired ? desired : 1, 1);
+    *ready = 0;
+    if (seen == NULL)
+        return false;
     for (size_t i = 0; i < g->nreps; i++) {
         const replica *x = &g->reps[i];
-        if (is_current(g, x) && x->state == REP_RUNNING)
-            r++;
+        if (is_current(g, x) && x->state == REP_RUNNING && x->index < desired &&
+            !seen[x->index])
+            seen[x->index] = 1;
         else
             others++;
     }
-    *ready = r;
-    return r == desired && others == 0;
+    bool in_sync = true;
+    size_t count = cluster_count(n);
+    for (size_t m = 0; m < count; m++) {
+        const member_view *v = cluster_member(n, m);
+        if (v->self || !cluster_member_live(v))
+            continue;
+        if (!member_in_sync(v, a)) {
+            in_sync = false;
+            continue;
+        }
+        for (size_t i = 0; i < v->nreps; i++) {
+            const member_replica *x = &v->reps[i];
+            if (strcmp(x->app, a->name) != 0 || strcmp(x->actor, g->name) != 0)
+                continue;
+            if (x->current && x->running && x->index < desired &&
+                !seen[x->index])
+                seen[x->index] = 1;
+            else
+                others++;
+        }
+    }
+    for (uint32_t i = 0; i < desired; i++)
+        *ready += seen[i];
+    free(seen);
+    return in_sync && *ready == desired && others == 0;
 }
 
-static const char *rollout_of(const node_app *a, uint32_t *desired,
+static const char *rollout_of(node *n, const node_app *a, uint32_t *desired,
                               uint32_t *ready)
 {
     bool complete = true;
     *desired = *ready = 0;
     for (size_t i = 0; i < a->ngroups; i++) {
         uint32_t r;
-        complete &= group_complete(a, a->groups[i], &r);
+        complete &= group_complete(n, a, a->groups[i], &r);
         *desired += desired_of(a, a->groups[i]);
         *ready += r;
     }
@@ -917,7 +1307,7 @@ void apps_pack_list(node *n, msgpack_packer *pk)
         if (a->deleting)
             continue;
         uint32_t desired, ready;
-        const char *rollout = rollout_of(a, &desired, &ready);
+        const char *rollout = rollout_of(n, a, &desired, &ready);
         msgpack_pack_map(pk, 6);
         api_pack_kv_str(pk, "name", a->name);
         api_pack_kv_int(pk, "version", a->version);
@@ -936,12 +1326,12 @@ static const char *const restart_names[] = {
 
 /* A group's entry of app.get; extra more fields follow (the caller packs
  * them). */
-static void pack_group(const node_app *a, const group *g, msgpack_packer *pk,
-                       uint32_t extra)
+static void pack_group(node *n, const node_app *a, const group *g,
+                       msgpack_packer *pk, uint32_t extra)
 {
     const manifest_actor *s = g->spec;
     uint32_t ready, restarts = 0;
-    group_complete(a, g, &ready);
+    group_complete(n, a, g, &ready);
     for (size_t i = 0; i < g->nreps; i++)
         restarts += g->reps[i].restarts;
     msgpack_pack_map(pk, 8 + extra);
@@ -974,7 +1364,7 @@ shoal_err apps_pack_app(node *n, const char *name, msgpack_packer *pk)
     if (a == NULL || a->deleting)
         return SHOAL_ENOTFOUND;
     uint32_t desired, ready, ngroups = 0;
-    const char *rollout = rollout_of(a, &desired, &ready);
+    const char *rollout = rollout_of(n, a, &desired, &ready);
     api_pack_kv_str(pk, "name", a->name);
     api_pack_kv_int(pk, "version", a->version);
     api_pack_kv_int(pk, "updated_ms", a->updated_ms);
@@ -989,7 +1379,7 @@ shoal_err apps_pack_app(node *n, const char *name, msgpack_packer *pk)
     msgpack_pack_array(pk, ngroups);
     for (size_t i = 0; i < a->ngroups; i++)
         if (a->groups[i]->spec)
-            pack_group(a, a->groups[i], pk, 0);
+            pack_group(n, a, a->groups[i], pk, 0);
     return SHOAL_OK;
 }
 
@@ -1024,9 +1414,63 @@ static void pack_replica(node *n, const node_app *a, const group *g,
         msgpack_pack_nil(pk);
 }
 
-void apps_pack_actors(node *n, const char *only, msgpack_packer *pk)
+/* A replica another node reports, as pack_replica packs ours. */
+static void pack_remote(const member_view *v, const member_replica *x,
+                        msgpack_packer *pk, bool detail)
+{
+    char id[24];
+    snprintf(id, sizeof id, "%016llx", (unsigned long long)x->id);
+    msgpack_pack_map(pk, detail ? 14 : 10);
+    api_pack_kv_str(pk, "app", x->app);
+    api_pack_kv_str(pk, "actor", x->actor);
+    api_pack_kv_int(pk, "replica", x->index);
+    api_pack_kv_str(pk, "id", x->id ? id : "");
+    api_pack_kv_str(pk, "node", v->name);
+    api_pack_kv_str(pk, "state", x->state);
+    api_pack_kv_int(pk, "version", x->version);
+    api_pack_kv_int(pk, "restarts", 0);
+    api_pack_kv_int(pk, "started_ms", 0);
+    api_pack_kv_str(pk, "module", "");
+    if (!detail)
+        return;
+    api_pack_kv_int(pk, "mailbox", 0);
+    api_pack_kv_int(pk, "fuel", 0);
+    api_pack_kv_bool(pk, "current", x->current);
+    api_pack_str(pk, "last_exit");
+    msgpack_pack_nil(pk);
+}
+
+static bool remote_matches(const member_replica *x, const char *app,
+                           const char *actor)
+{
+    return (!app || strcmp(x->app, app) == 0) &&
+           (!actor || strcmp(x->actor, actor) == 0);
+}
+
+/* Replicas of app (NULL: any) / actor (NULL: any) on the other live
+ * members; with pk, packed too. */
+static uint32_t remote_replicas(node *n, const char *app, const char *actor,
+                                msgpack_packer *pk, bool detail)
 {
     uint32_t count = 0;
+    size_t members = cluster_count(n);
+    for (size_t m = 0; m < members; m++) {
+        const member_view *v = cluster_member(n, m);
+        if (v->self || !cluster_member_live(v))
+            continue;
+        for (size_t i = 0; i < v->nreps; i++)
+            if (remote_matches(&v->reps[i], app, actor)) {
+                count++;
+                if (pk)
+                    pack_remote(v, &v->reps[i], pk, detail);
+            }
+    }
+    return count;
+}
+
+void apps_pack_actors(node *n, const char *only, msgpack_packer *pk)
+{
+    uint32_t count = remote_replicas(n, only, NULL, NULL, false);
     for (node_app *a = n->apps; a; a = a->next)
         if (!only || strcmp(a->name, only) == 0)
             for (size_t i = 0; i < a->ngroups; i++)
@@ -1040,6 +1484,7 @@ void apps_pack_actors(node *n, const char *only, msgpack_packer *pk)
                 for (size_t k = 0; k < g->nreps; k++)
                     pack_replica(n, a, g, &g->reps[k], pk, false);
             }
+    remote_replicas(n, only, NULL, pk, false);
 }
 
 shoal_err apps_pack_actor(node *n, const char *name, const char *actor,
@@ -1049,12 +1494,14 @@ shoal_err apps_pack_actor(node *n, const char *name, const char *actor,
     group *g = a && !a->deleting ? find_group(a, actor) : NULL;
     if (g == NULL)
         return SHOAL_ENOTFOUND;
-    pack_group(a, g, pk, 2);
+    pack_group(n, a, g, pk, 2);
     api_pack_kv_str(pk, "app", a->name);
     api_pack_str(pk, "instances");
-    msgpack_pack_array(pk, (uint32_t)g->nreps);
+    msgpack_pack_array(pk, (uint32_t)g->nreps +
+                               remote_replicas(n, name, actor, NULL, true));
     for (size_t k = 0; k < g->nreps; k++)
         pack_replica(n, a, g, &g->reps[k], pk, true);
+    remote_replicas(n, name, actor, pk, true);
     return SHOAL_OK;
 }
 
@@ -1086,13 +1533,42 @@ shoal_err apps_pick(node *n, const char *name, const char *actor, actor_id *id,
         return shoal_errinfo_set(ei, SHOAL_ENOTFOUND, SIZE_MAX,
                                  "application %s has no actor named \"%s\"",
                                  name, actor);
-    for (size_t k = 0; k < g->nreps; k++) {
-        const replica *r = &g->reps[(g->rr + k) % g->nreps];
-        if (r->state == REP_RUNNING) {
-            g->rr = (uint32_t)((g->rr + k + 1) % g->nreps);
-            *id = r->id;
-            *index = r->index;
+    /* Round robin over the running replicas of the whole cluster: this
+     * node's first, then the others' in member order. */
+    uint32_t total = 0;
+    for (size_t k = 0; k < g->nreps; k++)
+        total += g->reps[k].state == REP_RUNNING;
+    size_t members = cluster_count(n);
+    for (size_t m = 0; m < members; m++) {
+        const member_view *v = cluster_member(n, m);
+        if (v->self || !cluster_member_alive(v))
+            continue;
+        for (size_t i = 0; i < v->nreps; i++)
+            total += v->reps[i].running && v->reps[i].id &&
+                     remote_matches(&v->reps[i], name, actor);
+    }
+    if (total == 0)
+        return shoal_errinfo_set(ei, SHOAL_ENOTFOUND, SIZE_MAX,
+                                 "%s/%s has no running replica", name, actor);
+    uint32_t pick = g->rr++ % total;
+    for (size_t k = 0; k < g->nreps; k++)
+        if (g->reps[k].state == REP_RUNNING && pick-- == 0) {
+            *id = g->reps[k].id;
+            *index = g->reps[k].index;
             return SHOAL_OK;
+        }
+    for (size_t m = 0; m < members; m++) {
+        const member_view *v = cluster_member(n, m);
+        if (v->self || !cluster_member_alive(v))
+            continue;
+        for (size_t i = 0; i < v->nreps; i++) {
+            const member_replica *x = &v->reps[i];
+            if (x->running && x->id && remote_matches(x, name, actor) &&
+                pick-- == 0) {
+                *id = x->id;
+                *index = x->index;
+                return SHOAL_OK;
+            }
         }
     }
     return shoal_errinfo_set(ei, SHOAL_ENOTFOUND, SIZE_MAX,

@@ -31,6 +31,17 @@ static const char usage[] =
     "  --provider NAME=CMD   run an external provider (repeatable): the node\n"
     "                        starts CMD with /bin/sh and restarts it when it\n"
     "                        exits; actors reach it through links to NAME\n"
+    "  --cluster-listen URL  the wire to other nodes (tcp://HOST:PORT or\n"
+    "                        HOST:PORT); without it the node is a cluster\n"
+    "                        of one\n"
+    "  --join URL[,URL...]   seed nodes' wire addresses to join through\n"
+    "                        (repeatable)\n"
+    "  --label KEY=VALUE     a label for placement (repeatable)\n"
+    "  --capacity N          placement weight (default: the worker count)\n"
+    "  --http-bind HOST      bind the http-server's routes on HOST instead\n"
+    "                        of the host their links name\n"
+    "  --gossip-period D     gossip protocol period (default 200ms)\n"
+    "  --suspect-timeout D   suspect -> dead (default 1s)\n"
     "  --workers N           actor worker threads (default: one per CPU it\n"
     "                        may run on)\n"
     "  --fuel-slice N        fuel per scheduling slice (default 10000)\n"
@@ -80,6 +91,16 @@ static bool parse_uint(const char *s, unsigned long long max,
     return !errno && end != s && *end == 0 && *v <= max && s[0] != '-';
 }
 
+/* A heap copy of an address as an NNG URL: host:port means tcp://. */
+static char *url_of(const char *s)
+{
+    size_t len = strlen(s) + 8;
+    char *u = malloc(len);
+    if (u)
+        snprintf(u, len, "%s%s", strstr(s, "://") ? "" : "tcp://", s);
+    return u;
+}
+
 /* The default data directory, in buf. */
 static void default_data_dir(char *buf, size_t len)
 {
@@ -121,6 +142,13 @@ int main(int argc, char **argv)
         {"listen", required_argument, NULL, 'l'},
         {"provider", required_argument, NULL, 'p'},
         {"workers", required_argument, NULL, 'w'},
+        {"cluster-listen", required_argument, NULL, 'C'},
+        {"join", required_argument, NULL, 'J'},
+        {"label", required_argument, NULL, 'B'},
+        {"capacity", required_argument, NULL, 'K'},
+        {"http-bind", required_argument, NULL, 'H'},
+        {"gossip-period", required_argument, NULL, 'G'},
+        {"suspect-timeout", required_argument, NULL, 'S'},
         {"fuel-slice", required_argument, NULL, 'f'},
         {"shutdown-timeout", required_argument, NULL, 's'},
         {"log-level", required_argument, NULL, 'L'},
@@ -136,6 +164,11 @@ int main(int argc, char **argv)
     unsigned nlisten = 0;
     const char *external[16];
     unsigned nproviders = 0;
+    const char *join[32], *labels[32];
+    unsigned njoin = 0, nlabels = 0;
+    char *cluster_owned = NULL;
+    char *owned[64] = {0};
+    unsigned nowned = 0;
     unsigned long long v;
     int c;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -157,6 +190,59 @@ int main(int argc, char **argv)
                 listen[nlisten] = listen_owned[nlisten];
                 nlisten++;
             }
+            break;
+        case 'C':
+            free(cluster_owned);
+            cluster_owned = url_of(optarg);
+            if (cluster_owned == NULL)
+                return 1;
+            opt.cluster_listen = cluster_owned;
+            break;
+        case 'J':
+            for (char *tok = strtok(optarg, ","); tok;
+                 tok = strtok(NULL, ",")) {
+                if (njoin == 32 || nowned == 64)
+                    return fail_usage("at most 32 --join addresses%s", "");
+                owned[nowned] = url_of(tok);
+                if (owned[nowned] == NULL)
+                    return 1;
+                join[njoin++] = owned[nowned++];
+            }
+            break;
+        case 'B': {
+            const char *eq = strchr(optarg, '=');
+            if (eq == NULL || eq == optarg || eq - optarg > 63 ||
+                strlen(eq + 1) > 63)
+                return fail_usage("--label: expected KEY=VALUE (each at most "
+                                  "63 bytes), got %s",
+                                  optarg);
+            if (nlabels == 32)
+                return fail_usage("at most 32 --label options%s", "");
+            labels[nlabels++] = optarg;
+            break;
+        }
+        case 'K':
+            if (!parse_uint(optarg, 1000000, &v) || v == 0)
+                return fail_usage("--capacity: expected 1 to 1000000, got %s",
+                                  optarg);
+            opt.capacity = (uint32_t)v;
+            break;
+        case 'H':
+            opt.http_bind = optarg;
+            break;
+        case 'G':
+            if (!parse_duration_ms(optarg, &opt.gossip_period_ms) ||
+                opt.gossip_period_ms < 10)
+                return fail_usage("--gossip-period: expected a duration of "
+                                  "at least 10ms, got %s",
+                                  optarg);
+            break;
+        case 'S':
+            if (!parse_duration_ms(optarg, &opt.suspect_timeout_ms) ||
+                opt.suspect_timeout_ms < 10)
+                return fail_usage("--suspect-timeout: expected a duration of "
+                                  "at least 10ms, got %s",
+                                  optarg);
             break;
         case 'p':
             if (nproviders == 16)
@@ -216,6 +302,14 @@ int main(int argc, char **argv)
     opt.nlisten = nlisten;
     opt.providers = external;
     opt.nproviders = nproviders;
+    opt.join = join;
+    opt.njoin = njoin;
+    opt.labels = labels;
+    opt.nlabels = nlabels;
+    if (njoin && opt.cluster_listen == NULL)
+        return fail_usage("--join needs --cluster-listen (the address the "
+                          "others reach this node at)%s",
+                          "");
 
     if (make_dirs(data_dir) != 0) {
         fprintf(stderr, "shoald: cannot create data directory %s: %s\n",
@@ -245,5 +339,8 @@ int main(int argc, char **argv)
     close(lock_fd);
     for (unsigned i = 0; i < 8; i++)
         free(listen_owned[i]);
+    for (unsigned i = 0; i < nowned; i++)
+        free(owned[i]);
+    free(cluster_owned);
     return code;
 }

@@ -81,6 +81,7 @@ static void on_signal(uv_signal_t *s, int signum)
     n->stopping = true;
     control_stop(n);
     providers_quiesce(n);
+    cluster_leave(n);
     n->drain_deadline_ms = node__now_ms() + n->opt.shutdown_ms;
     uv_timer_init(&n->loop, &n->drain_timer);
     n->drain_timer.data = n;
@@ -103,11 +104,13 @@ static void shut_down(node *n)
     providers_stop(n);
     if (n->rt)
         external_stop(n);
+    cluster_close_input(n);
     if (n->rt) {
         actor_runtime_delete(n->rt);
         n->rt = NULL;
     }
     run_events(n);
+    cluster_free(n);
     control_free(n);
     providers_free(n);
     apps_free(n);
@@ -148,6 +151,7 @@ int node_run(const node_options *opt)
         .log = logbook_actor_log,
         .on_exit = apps_on_exit,
         .resolve = providers_resolve,
+        .remote = cluster_remote,
         .ctx = n,
     };
     err = actor_runtime_new(&cfg, &n->rt);
@@ -174,6 +178,11 @@ int node_run(const node_options *opt)
     err = apps_recover(n, &ei);
     if (err) {
         node_log(n, LOG_ERROR, "apps", NULL, "recovering: %s", ei.msg);
+        goto fail;
+    }
+    err = cluster_start(n, &ei);
+    if (err) {
+        node_log(n, LOG_ERROR, "cluster", NULL, "%s", ei.msg);
         goto fail;
     }
     err = control_start(n, &ei);

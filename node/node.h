@@ -31,6 +31,7 @@ typedef struct control_req control_req;
 typedef struct node_app node_app;
 typedef struct providers providers;
 typedef struct ext_provider ext_provider;
+typedef struct cluster cluster;
 
 /* What the runtime hands back with an actor's lookups and messages to
  * providers (actor_spawn_opts.tag): its links, made at each spawn, freed
@@ -53,6 +54,16 @@ typedef struct node_options {
     const char *data_dir;
     const char **listen; /* NNG URLs */
     unsigned nlisten;
+    /* The cluster (docs/cluster.md). Without cluster_listen the node is a
+     * cluster of one. */
+    const char *cluster_listen; /* NNG URL of the wire between nodes */
+    const char **join;          /* seed nodes' wire URLs */
+    unsigned njoin;
+    const char **labels; /* "KEY=VALUE" */
+    unsigned nlabels;
+    uint32_t capacity;     /* placement weight; 0: the worker count */
+    const char *http_bind; /* host the http-server binds, or NULL */
+    int64_t gossip_period_ms, suspect_timeout_ms; /* 0: the defaults */
     const char **providers; /* external providers, "NAME=COMMAND" */
     unsigned nproviders;
     unsigned workers;    /* 0: one per core */
@@ -82,10 +93,13 @@ struct node {
     control *ctl;
     providers *prov;
     ext_provider *externals; /* a list */
+    cluster *cl;
     logbook *logs;
     uv_timer_t drain_timer; /* shutting down: waits for handlers */
     int64_t drain_deadline_ms;
-    node_app *apps;        /* a list */
+    node_app *apps;         /* a list */
+    struct app_tomb *tombs; /* deleted applications' last versions */
+    size_t ntombs, captombs;
     char **loaded_modules; /* hashes added to the runtime */
     size_t nloaded, caploaded;
     bool stopping;
@@ -172,6 +186,110 @@ shoal_err providers_resolve(void *ctx, actor_id caller, void *caller_tag,
  * bound, a link without config.address) nothing changed. */
 shoal_err providers_sync_routes(node *n, const char *app,
                                 const manifest_app *spec, shoal_errinfo *ei);
+
+/* ---- cluster.c ---- */
+
+/* A replica another node reports running (from its gossip meta). */
+typedef struct member_replica {
+    char app[64], actor[64];
+    uint32_t index;
+    actor_id id;
+    int64_t version;
+    bool running;
+    bool current; /* of the app's template its node knows */
+    char state[16];
+} member_replica;
+
+/* An application's version as a member reports it. */
+typedef struct member_app {
+    char name[64];
+    int64_t version;
+    char origin[64];
+    bool deleted;
+} member_app;
+
+/* A member of the cluster as this node sees it: its gossip record and
+ * what its meta says. Self is one of them. */
+typedef struct member_view {
+    char name[64], addr[128], control[128];
+    uint16_t node_id;
+    int state; /* gossip_state */
+    bool self;
+    uint32_t capacity;
+    char (*labels)[2][64];
+    size_t nlabels;
+    uint64_t actors, memory;
+    int64_t meta_version;
+    member_replica *reps;
+    size_t nreps;
+    member_app *apps;
+    size_t napps;
+} member_view;
+
+/* Starts gossip and the wire (or a cluster of one without
+ * opt.cluster_listen). */
+shoal_err cluster_start(node *n, shoal_errinfo *ei);
+/* Leaves the cluster (shutting down; the wire still carries the news). */
+void cluster_leave(node *n);
+/* Stops taking frames from the wire (before the runtime goes). */
+void cluster_close_input(node *n);
+/* Closes the wire (after the runtime is gone) and frees all. */
+void cluster_free(node *n);
+/* The members, self included (dead and left ones too, for a while). */
+size_t cluster_count(node *n);
+const member_view *cluster_member(node *n, size_t i);
+/* "alive", "suspect", "dead" or "left". */
+const char *member_state_name(int state);
+/* Whether v counts for placement (alive or suspect). */
+bool cluster_member_live(const member_view *v);
+/* Whether v is alive (not even suspect): new work goes only there. */
+bool cluster_member_alive(const member_view *v);
+/* Replica i of actor s of app runs on cluster_member(out[i]) (-1: none
+ * qualifies); out has s->replicas entries. */
+shoal_err cluster_place(node *n, const char *app, const manifest_actor *s,
+                        int32_t *out);
+/* The index of self among cluster_member. */
+size_t cluster_self_index(node *n);
+/* The local state changed (replicas, apps): the meta is rebuilt soon. */
+void cluster_touch(node *n);
+/* An application changed here (apply, scale, delete): its record goes to
+ * every member. */
+void cluster_app_changed(node *n, const char *app);
+/* The runtime's remote callback (any thread). */
+shoal_err cluster_remote(void *ctx, const actor_remote_msg *m);
+
+/* ---- apps.c, for the cluster ---- */
+
+/* An application's record as nodes exchange it: a version ordered by
+ * (version, origin), or a tombstone (deleted). */
+typedef struct app_record {
+    const char *name;
+    int64_t version;
+    const char *origin;
+    bool deleted;
+    int64_t updated_ms;
+    const char *manifest, *file;
+    const uint8_t *spec;
+    size_t spec_len;
+} app_record;
+
+/* Fills r with app's record (pointers valid until the app changes).
+ * SHOAL_ENOTFOUND. */
+shoal_err apps_record(node *n, const char *app, app_record *r);
+/* Calls fn for every record, tombstones included. */
+void apps_for_each_record(node *n, void (*fn)(void *ctx, const app_record *r),
+                          void *ctx);
+/* Whether (version, origin) is newer than this node's record of name (or
+ * it has none). */
+bool apps_is_newer(node *n, const char *name, int64_t version,
+                   const char *origin);
+/* Takes a record from another node when it is newer than ours: stores it
+ * and reconciles. SHOAL_OK also when it was not newer. SHOAL_ENOTFOUND with
+ * missing filled: a module is not in the store yet. */
+shoal_err apps_accept(node *n, const app_record *r, char missing[65],
+                      shoal_errinfo *ei);
+/* Packs the meta's "apps" and "replicas" key-value pairs (two). */
+void apps_pack_meta(node *n, msgpack_packer *pk);
 
 /* ---- ops.c ---- */
 

@@ -466,21 +466,39 @@ static int64_t resident_bytes(void)
     return (int64_t)resident * sysconf(_SC_PAGESIZE);
 }
 
+/* The cluster's members as this node sees them (itself among them). */
 static void op_node_list(node *n, control_req *req, const msgpack_object *msg)
 {
     api_writer w;
     api_writer_init(&w);
     api_pack_ok(&w.pk, 1);
     api_pack_str(&w.pk, "nodes");
-    msgpack_pack_array(&w.pk, 1);
-    msgpack_pack_map(&w.pk, 6);
-    api_pack_kv_str(&w.pk, "name", store_node_name(n->store));
-    api_pack_kv_str(&w.pk, "address", n->opt.nlisten ? n->opt.listen[0] : "");
-    api_pack_kv_str(&w.pk, "state", n->stopping ? "leaving" : "alive");
-    api_pack_kv_int(&w.pk, "actors", (int64_t)actor_count(n->rt));
-    api_pack_kv_int(&w.pk, "memory", resident_bytes());
-    api_pack_str(&w.pk, "labels");
-    msgpack_pack_map(&w.pk, 0);
+    size_t count = cluster_count(n);
+    msgpack_pack_array(&w.pk, (uint32_t)count);
+    for (size_t i = 0; i < count; i++) {
+        const member_view *v = cluster_member(n, i);
+        msgpack_pack_map(&w.pk, 10);
+        api_pack_kv_str(&w.pk, "name", v->name);
+        api_pack_kv_int(&w.pk, "id", v->node_id);
+        api_pack_kv_str(&w.pk, "address", v->control);
+        api_pack_kv_str(&w.pk, "wire", v->addr);
+        api_pack_kv_str(&w.pk, "state",
+                        v->self && n->stopping ? "leaving"
+                                               : member_state_name(v->state));
+        api_pack_kv_bool(&w.pk, "self", v->self);
+        api_pack_kv_int(&w.pk, "capacity", v->capacity);
+        api_pack_kv_int(&w.pk, "actors",
+                        v->self ? (int64_t)actor_count(n->rt)
+                                : (int64_t)v->actors);
+        api_pack_kv_int(&w.pk, "memory",
+                        v->self ? resident_bytes() : (int64_t)v->memory);
+        api_pack_str(&w.pk, "labels");
+        msgpack_pack_map(&w.pk, (uint32_t)v->nlabels);
+        for (size_t k = 0; k < v->nlabels; k++) {
+            api_pack_str(&w.pk, v->labels[k][0]);
+            api_pack_str(&w.pk, v->labels[k][1]);
+        }
+    }
     reply_with(req, &w);
 }
 

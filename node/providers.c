@@ -427,6 +427,14 @@ shoal_err providers_sync_routes(node *n, const char *app,
     size_t nwant = wanted_routes(spec, &want, ei, &bad);
     if (bad)
         return ei ? SHOAL_EMANIFEST : SHOAL_EINVAL;
+    /* --http-bind: this node serves the links' ports on its own host. */
+    for (size_t i = 0; n->opt.http_bind && i < nwant; i++) {
+        const char *colon = strrchr(want[i].address, ':');
+        char port[16];
+        snprintf(port, sizeof port, "%s", colon ? colon + 1 : "80");
+        snprintf(want[i].address, sizeof want[i].address, "%s:%s",
+                 n->opt.http_bind, port);
+    }
     /* Another app's route at the same place is a conflict. */
     for (size_t i = 0; i < nwant; i++) {
         http_route *r =

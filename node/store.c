@@ -11,7 +11,7 @@
 
 #include <sqlite3.h>
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 
 struct node_store {
     sqlite3 *db;
@@ -29,6 +29,13 @@ static const char schema_v1[] =
     "  name TEXT PRIMARY KEY, version INTEGER NOT NULL,"
     "  manifest TEXT NOT NULL, file TEXT NOT NULL, spec BLOB NOT NULL,"
     "  updated_ms INTEGER NOT NULL);";
+
+/* Version 2: an application's origin (the node that applied this version;
+ * versions are ordered by number, then origin) and tombstones (deleted = 1,
+ * kept so that a deletion wins over older copies elsewhere in a cluster). */
+static const char schema_v2[] =
+    "ALTER TABLE apps ADD COLUMN origin TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE apps ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0;";
 
 static int64_t now_ms(void)
 {
@@ -178,6 +185,17 @@ shoal_err store_open(const char *dir, node_store **out, shoal_errinfo *ei)
             goto fail_close;
         }
     }
+    if (version < 2) {
+        err = exec(st, "BEGIN", ei);
+        if (!err)
+            err = exec(st, schema_v2, ei);
+        if (!err)
+            err = exec(st, "PRAGMA user_version = 2; COMMIT", ei);
+        if (err) {
+            sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+            goto fail_close;
+        }
+    }
     err = load_identity(st, ei);
     if (err)
         goto fail_close;
@@ -307,8 +325,8 @@ shoal_err store_app_put(node_store *st, const store_app *app)
     sqlite3_stmt *s;
     if (sqlite3_prepare_v2(st->db,
                            "INSERT OR REPLACE INTO apps (name, version, "
-                           "manifest, file, spec, updated_ms) "
-                           "VALUES (?,?,?,?,?,?)",
+                           "manifest, file, spec, updated_ms, origin, "
+                           "deleted) VALUES (?,?,?,?,?,?,?,?)",
                            -1, &s, NULL) != SQLITE_OK)
         return SHOAL_EIO;
     sqlite3_bind_text(s, 1, app->name, -1, SQLITE_STATIC);
@@ -317,6 +335,8 @@ shoal_err store_app_put(node_store *st, const store_app *app)
     sqlite3_bind_text(s, 4, app->file ? app->file : "", -1, SQLITE_STATIC);
     sqlite3_bind_blob64(s, 5, app->spec, app->spec_len, SQLITE_STATIC);
     sqlite3_bind_int64(s, 6, app->updated_ms);
+    sqlite3_bind_text(s, 7, app->origin ? app->origin : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 8, app->deleted);
     int rc = sqlite3_step(s);
     sqlite3_finalize(s);
     return rc == SQLITE_DONE ? SHOAL_OK : SHOAL_EIO;
@@ -339,7 +359,10 @@ static shoal_err read_app(sqlite3_stmt *s, store_app *out)
     out->spec = malloc(n ? n : 1);
     out->spec_len = n;
     out->updated_ms = sqlite3_column_int64(s, 5);
-    if (!out->name || !out->manifest || !out->file || !out->spec) {
+    out->origin = column_strdup(s, 6);
+    out->deleted = sqlite3_column_int(s, 7) != 0;
+    if (!out->name || !out->manifest || !out->file || !out->spec ||
+        !out->origin) {
         store_app_clear(out);
         return SHOAL_ENOMEM;
     }
@@ -348,7 +371,8 @@ static shoal_err read_app(sqlite3_stmt *s, store_app *out)
     return SHOAL_OK;
 }
 
-#define APP_COLUMNS "name, version, manifest, file, spec, updated_ms"
+#define APP_COLUMNS \
+    "name, version, manifest, file, spec, updated_ms, origin, deleted"
 
 shoal_err store_app_get(node_store *st, const char *name, store_app *out)
 {
@@ -433,5 +457,6 @@ void store_app_clear(store_app *app)
     free(app->manifest);
     free(app->file);
     free(app->spec);
+    free(app->origin);
     memset(app, 0, sizeof *app);
 }

@@ -49,13 +49,19 @@ typedef struct store_app {
     uint8_t *spec;  /* canonical spec (manifest_encode) */
     size_t spec_len;
     int64_t updated_ms; /* Unix epoch */
+    char *origin;       /* the node that made this version ("" before
+                         * clusters) */
+    bool deleted;       /* a tombstone: the application was deleted at this
+                         * version (manifest and spec are empty) */
 } store_app;
 
-/* Inserts or replaces the application named app->name. */
+/* Inserts or replaces the application named app->name (or its
+ * tombstone). */
 shoal_err store_app_put(node_store *st, const store_app *app);
 /* SHOAL_ENOTFOUND. On SHOAL_OK free *out with store_app_clear. */
 shoal_err store_app_get(node_store *st, const char *name, store_app *out);
-/* All applications by name; free with store_app_list_free. */
+/* All applications by name, tombstones included; free with
+ * store_app_list_free. */
 shoal_err store_app_list(node_store *st, store_app **out, size_t *n);
 void store_app_list_free(store_app *apps, size_t n);
 /* SHOAL_ENOTFOUND if there was none. */

@@ -259,7 +259,10 @@ fake '{"app.list": {"apps": [
           "started_ms": '$((now_ms - 3 * 86400000))', "module": "cd"}]},
        "node.list": {"nodes": [
          {"name": "n1", "address": "tcp://127.0.0.1:7401", "state": "alive",
-          "actors": 4, "memory": 12897484, "labels": {"zone": "a"}}]}}'
+          "actors": 4, "memory": 12897484, "labels": {"zone": "a"}},
+         {"name": "n2", "id": 17, "address": "tcp://10.0.0.2:7401",
+          "state": "suspect", "capacity": 4, "actors": 0, "memory": 1048576,
+          "labels": {"zone": "b", "disk": "ssd"}}]}}'
 
 sc get apps
 want_status 0
@@ -280,9 +283,10 @@ done_case "get actors --app: a table, and the filter is sent"
 
 sc get nodes
 want_status 0
-want_out "NAME   ADDRESS                STATE   ACTORS   MEMORY
-n1     tcp://127.0.0.1:7401   alive   4        12.3 MiB"
-done_case "get nodes: a table with the memory in MiB"
+want_out "NAME   ID   ADDRESS                STATE     CAPACITY   ACTORS   MEMORY     LABELS
+n1     -    tcp://127.0.0.1:7401   alive     -          4        12.3 MiB   zone=a
+n2     17   tcp://10.0.0.2:7401    suspect   4          0        1 MiB      zone=b,disk=ssd"
+done_case "get nodes: a table of the members with the memory in MiB"
 
 sc get nodes -o json
 want_status 0
@@ -296,6 +300,19 @@ want_out '[
     "labels": {
       "zone": "a"
     }
+  },
+  {
+    "name": "n2",
+    "id": 17,
+    "address": "tcp://10.0.0.2:7401",
+    "state": "suspect",
+    "capacity": 4,
+    "actors": 0,
+    "memory": 1048576,
+    "labels": {
+      "zone": "b",
+      "disk": "ssd"
+    }
   }
 ]'
 done_case "get nodes -o json: the node's array"
@@ -308,7 +325,17 @@ want_out '- name: n1
   actors: 4
   memory: 12897484
   labels:
-    zone: a'
+    zone: a
+- name: n2
+  id: 17
+  address: tcp://10.0.0.2:7401
+  state: suspect
+  capacity: 4
+  actors: 0
+  memory: 1048576
+  labels:
+    zone: b
+    disk: ssd'
 done_case "get nodes -o yaml: the node's array"
 
 sc -o json get apps

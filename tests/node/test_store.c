@@ -137,6 +137,13 @@ static void test_apps(void **state)
     assert_int_equal(store_app_put(st, &a), SHOAL_OK);
     a.name = "shop";
     a.version = 2;
+    a.origin = "node-b";
+    assert_int_equal(store_app_put(st, &a), SHOAL_OK);
+    a.name = "gone"; /* a tombstone */
+    a.version = 7;
+    a.deleted = true;
+    a.manifest = "";
+    a.spec_len = 0;
     assert_int_equal(store_app_put(st, &a), SHOAL_OK);
     store_close(st);
 
@@ -150,13 +157,21 @@ static void test_apps(void **state)
     assert_int_equal(got.spec_len, sizeof spec);
     assert_memory_equal(got.spec, spec, sizeof spec);
     assert_int_equal(got.updated_ms, 1234);
+    assert_string_equal(got.origin, "node-b");
+    assert_false(got.deleted);
     store_app_clear(&got);
     store_app *list;
     size_t n;
     assert_int_equal(store_app_list(st, &list, &n), SHOAL_OK);
-    assert_int_equal(n, 2);
+    assert_int_equal(n, 3);
     assert_string_equal(list[0].name, "blog");
-    assert_string_equal(list[1].name, "shop");
+    assert_string_equal(list[0].origin, "");
+    assert_false(list[0].deleted);
+    assert_string_equal(list[1].name, "gone");
+    assert_true(list[1].deleted);
+    assert_int_equal(list[1].version, 7);
+    assert_int_equal(list[1].spec_len, 0);
+    assert_string_equal(list[2].name, "shop");
     store_app_list_free(list, n);
     assert_int_equal(store_app_delete(st, "blog"), SHOAL_OK);
     assert_int_equal(store_app_delete(st, "blog"), SHOAL_ENOTFOUND);

@@ -1,0 +1,1118 @@
+/* The cluster (docs/cluster.md): membership by gossip (scheduler/), the
+ * wire between nodes, actor messages to other nodes, the replication of
+ * the desired state, and the member views by which the reconciler places
+ * replicas.
+ *
+ * The wire: every node listens on one NNG pull socket (--cluster-listen)
+ * and sends to each other node through a push socket dialed to that
+ * node's address, so the frames from one node to another arrive in the
+ * order they were sent. A frame is a version byte, a type byte and a body:
+ *   'g'  a gossip datagram (scheduler/), for gossip_input;
+ *   'm'  an actor message: from, to (8 bytes each, big-endian), kind (1),
+ *        correlation id (8), then the msgpack payload;
+ *   'a'  an application record {from, name, version, origin, deleted,
+ *        updated_ms, manifest, file, spec};
+ *   'A'  a request for a record {from, name};
+ *   'q'  a request for a module {from, hash};
+ *   'Q'  a module {hash, bytes}.
+ * Actor messages are delivered on NNG's thread straight into the runtime;
+ * everything else runs on the node's loop thread. */
+#include "node.h"
+#include "scheduler.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/pipeline0/pull.h>
+#include <nng/protocol/pipeline0/push.h>
+#include <nng/supplemental/util/platform.h>
+
+#define WIRE_VERSION 1
+enum {
+    WIRE_GOSSIP = 'g',
+    WIRE_MSG = 'm',
+    WIRE_APP = 'a',
+    WIRE_APP_ASK = 'A',
+    WIRE_MODULE_ASK = 'q',
+    WIRE_MODULE = 'Q',
+};
+#define WIRE_MSG_HEADER 27 /* version, type, from, to, kind, corr */
+/* Frames bigger than this are refused (a module is one frame). */
+#define WIRE_MAX_FRAME (64u << 20)
+/* How often members' application versions are compared with ours. */
+#define DIGEST_CHECK_MS 1000
+/* How often the meta is rebuilt for its load figures. */
+#define META_REFRESH_MS 1000
+
+typedef struct peer {
+    char addr[GOSSIP_ADDR_MAX];
+    nng_socket sock;
+} peer;
+
+/* Where actor messages for a node id go (read by worker threads). */
+typedef struct route {
+    uint16_t node_id;
+    size_t peer; /* index into peers */
+} route;
+
+/* A record that waits for a module to arrive. */
+typedef struct pending_app {
+    uint8_t *frame; /* the whole 'a' frame */
+    size_t len;
+    char missing[65];
+    int64_t asked_ms;
+    struct pending_app *next;
+} pending_app;
+
+struct cluster {
+    node *n;
+    gossip *g;
+    bool wired; /* it has a wire (else a cluster of one) */
+    char addr[GOSSIP_ADDR_MAX];
+    char control[128];
+    nng_socket in;
+    nng_aio *rx;
+    bool rx_open;
+    uv_timer_t tick, meta_timer, digest_timer;
+    bool meta_soon;
+    bool left;
+
+    /* Peers and routes: written on the loop thread under the write lock,
+     * read by worker threads (cluster_remote) under the read lock. */
+    pthread_rwlock_t lock;
+    peer *peers;
+    size_t npeers, cappeers;
+    route *routes;
+    size_t nroutes, caproutes;
+
+    member_view *views;
+    size_t nviews;
+    bool views_dirty;
+    size_t self_index;
+
+    pending_app *pending;
+};
+
+/* ---- member views ---- */
+
+static void view_clear(member_view *v)
+{
+    free(v->labels);
+    free(v->reps);
+    free(v->apps);
+    memset(v, 0, sizeof *v);
+}
+
+static void copy_str(char *dst, size_t cap, const msgpack_object *o)
+{
+    dst[0] = 0;
+    if (o && o->type == MSGPACK_OBJECT_STR && o->via.str.size < cap) {
+        memcpy(dst, o->via.str.ptr, o->via.str.size);
+        dst[o->via.str.size] = 0;
+    }
+}
+
+static bool obj_int(const msgpack_object *o, int64_t *v)
+{
+    if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER && o->via.u64 <= INT64_MAX) {
+        *v = (int64_t)o->via.u64;
+        return true;
+    }
+    if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
+        *v = o->via.i64;
+        return true;
+    }
+    return false;
+}
+
+/* Reads what a member's meta says (see build_meta); what is missing or of
+ * another shape stays empty, so an odd meta costs only its own figures. */
+static void parse_meta(member_view *v, const uint8_t *meta, size_t len)
+{
+    if (meta == NULL || len == 0)
+        return;
+    api_msg m;
+    if (api_parse(meta, len, &m, NULL) != SHOAL_OK)
+        return;
+    const msgpack_object *root = m.root, *o;
+    int64_t x;
+    copy_str(v->control, sizeof v->control, api_get(root, "control"));
+    if (api_get_int(root, "capacity", &x) && x > 0 && x <= UINT32_MAX)
+        v->capacity = (uint32_t)x;
+    if (api_get_int(root, "actors", &x) && x >= 0)
+        v->actors = (uint64_t)x;
+    if (api_get_int(root, "memory", &x) && x >= 0)
+        v->memory = (uint64_t)x;
+    o = api_get(root, "labels");
+    if (o && o->type == MSGPACK_OBJECT_MAP && o->via.map.size) {
+        v->labels = calloc(o->via.map.size, sizeof *v->labels);
+        for (uint32_t i = 0; v->labels && i < o->via.map.size; i++) {
+            const msgpack_object_kv *kv = &o->via.map.ptr[i];
+            copy_str(v->labels[v->nlabels][0], 64, &kv->key);
+            copy_str(v->labels[v->nlabels][1], 64, &kv->val);
+            if (v->labels[v->nlabels][0][0])
+                v->nlabels++;
+        }
+    }
+    o = api_get(root, "apps");
+    if (o && o->type == MSGPACK_OBJECT_ARRAY && o->via.array.size) {
+        v->apps = calloc(o->via.array.size, sizeof *v->apps);
+        for (uint32_t i = 0; v->apps && i < o->via.array.size; i++) {
+            const msgpack_object *e = &o->via.array.ptr[i];
+            if (e->type != MSGPACK_OBJECT_ARRAY || e->via.array.size != 4)
+                continue;
+            member_app *a = &v->apps[v->napps];
+            copy_str(a->name, sizeof a->name, &e->via.array.ptr[0]);
+            copy_str(a->origin, sizeof a->origin, &e->via.array.ptr[2]);
+            if (!a->name[0] || !obj_int(&e->via.array.ptr[1], &a->version) ||
+                e->via.array.ptr[3].type != MSGPACK_OBJECT_BOOLEAN)
+                continue;
+            a->deleted = e->via.array.ptr[3].via.boolean;
+            v->napps++;
+        }
+    }
+    o = api_get(root, "replicas");
+    if (o && o->type == MSGPACK_OBJECT_ARRAY && o->via.array.size) {
+        v->reps = calloc(o->via.array.size, sizeof *v->reps);
+        for (uint32_t i = 0; v->reps && i < o->via.array.size; i++) {
+            const msgpack_object *e = &o->via.array.ptr[i];
+            if (e->type != MSGPACK_OBJECT_ARRAY || e->via.array.size != 7 ||
+                e->via.array.ptr[6].type != MSGPACK_OBJECT_BOOLEAN)
+                continue;
+            const msgpack_object *f = e->via.array.ptr;
+            member_replica *r = &v->reps[v->nreps];
+            int64_t index, id;
+            copy_str(r->app, sizeof r->app, &f[0]);
+            copy_str(r->actor, sizeof r->actor, &f[1]);
+            copy_str(r->state, sizeof r->state, &f[5]);
+            if (!r->app[0] || !r->actor[0] || !obj_int(&f[2], &index) ||
+                index < 0 || index > UINT32_MAX || !obj_int(&f[3], &id) ||
+                !obj_int(&f[4], &r->version))
+                continue;
+            r->index = (uint32_t)index;
+            r->id = (actor_id)id;
+            r->running = strcmp(r->state, "running") == 0;
+            r->current = f[6].via.boolean;
+            v->nreps++;
+        }
+    }
+    api_msg_free(&m);
+}
+
+/* The peer for addr, made (and dialed) when new; loop thread. */
+static peer *peer_of(cluster *c, const char *addr)
+{
+    for (size_t i = 0; i < c->npeers; i++)
+        if (strcmp(c->peers[i].addr, addr) == 0)
+            return &c->peers[i];
+    nng_socket s;
+    if (nng_push0_open(&s) != 0)
+        return NULL;
+    nng_setopt_ms(s, NNG_OPT_RECONNMINT, 20);
+    nng_setopt_ms(s, NNG_OPT_RECONNMAXT, 500);
+    nng_setopt_size(s, NNG_OPT_RECVMAXSZ, WIRE_MAX_FRAME);
+    /* Frames wait here while the connection is being made. */
+    nng_setopt_int(s, NNG_OPT_SENDBUF, 8192);
+    if (nng_dial(s, addr, NULL, NNG_FLAG_NONBLOCK) != 0) {
+        nng_close(s);
+        return NULL;
+    }
+    pthread_rwlock_wrlock(&c->lock);
+    if (c->npeers == c->cappeers) {
+        size_t cap = c->cappeers ? c->cappeers * 2 : 8;
+        peer *np = realloc(c->peers, cap * sizeof *np);
+        if (np == NULL) {
+            pthread_rwlock_unlock(&c->lock);
+            nng_close(s);
+            return NULL;
+        }
+        c->peers = np;
+        c->cappeers = cap;
+    }
+    peer *p = &c->peers[c->npeers++];
+    snprintf(p->addr, sizeof p->addr, "%s", addr);
+    p->sock = s;
+    pthread_rwlock_unlock(&c->lock);
+    return p;
+}
+
+/* Sends a frame (taken) to addr; loop thread. */
+static void send_frame(cluster *c, const char *addr, nng_msg *m)
+{
+    peer *p = peer_of(c, addr);
+    if (p == NULL || nng_sendmsg(p->sock, m, NNG_FLAG_NONBLOCK) != 0)
+        nng_msg_free(m);
+}
+
+static nng_msg *frame_new(int type, const void *body, size_t len)
+{
+    nng_msg *m;
+    if (nng_msg_alloc(&m, 2 + len) != 0)
+        return NULL;
+    uint8_t *b = nng_msg_body(m);
+    b[0] = WIRE_VERSION;
+    b[1] = (uint8_t)type;
+    if (len)
+        memcpy(b + 2, body, len);
+    return m;
+}
+
+static void send_bytes(cluster *c, const char *addr, int type, const void *body,
+                       size_t len)
+{
+    nng_msg *m = frame_new(type, body, len);
+    if (m)
+        send_frame(c, addr, m);
+}
+
+const char *member_state_name(int state)
+{
+    return gossip_state_name((gossip_state)state);
+}
+
+bool cluster_member_alive(const member_view *v)
+{
+    return v->state == GOSSIP_ALIVE;
+}
+
+bool cluster_member_live(const member_view *v)
+{
+    return v->state == GOSSIP_ALIVE || v->state == GOSSIP_SUSPECT;
+}
+
+/* Rebuilds the views and the routes from the gossip. */
+static void rebuild_views(cluster *c)
+{
+    for (size_t i = 0; i < c->nviews; i++)
+        view_clear(&c->views[i]);
+    size_t count = gossip_count(c->g);
+    member_view *nv = realloc(c->views, (count ? count : 1) * sizeof *nv);
+    if (nv == NULL) {
+        c->nviews = 0;
+        return; /* tried again at the next change */
+    }
+    c->views = nv;
+    c->nviews = 0;
+    const gossip_member *self = gossip_self(c->g);
+    for (size_t i = 0; i < count; i++) {
+        const gossip_member *gm = gossip_member_at(c->g, i);
+        member_view *v = &c->views[c->nviews++];
+        memset(v, 0, sizeof *v);
+        snprintf(v->name, sizeof v->name, "%s", gm->name);
+        snprintf(v->addr, sizeof v->addr, "%s", gm->addr);
+        v->node_id = gm->node_id;
+        v->state = gm->state;
+        v->self = gm == self || strcmp(gm->name, self->name) == 0;
+        v->meta_version = (int64_t)gm->meta_version;
+        v->capacity = 1;
+        parse_meta(v, gm->meta, gm->meta_len);
+        if (v->self)
+            c->self_index = c->nviews - 1;
+    }
+    /* Routes for the live members other than self. Peers are made first:
+     * they take the write lock themselves. */
+    for (size_t i = 0; c->wired && i < c->nviews; i++)
+        if (!c->views[i].self && cluster_member_live(&c->views[i]))
+            peer_of(c, c->views[i].addr);
+    pthread_rwlock_wrlock(&c->lock);
+    c->nroutes = 0;
+    for (size_t i = 0; c->wired && i < c->nviews; i++) {
+        const member_view *v = &c->views[i];
+        if (v->self || !cluster_member_live(v))
+            continue;
+        size_t p = 0;
+        while (p < c->npeers && strcmp(c->peers[p].addr, v->addr) != 0)
+            p++;
+        if (p == c->npeers)
+            continue;
+        if (c->nroutes == c->caproutes) {
+            size_t cap = c->caproutes ? c->caproutes * 2 : 8;
+            route *nr = realloc(c->routes, cap * sizeof *nr);
+            if (nr == NULL)
+                break;
+            c->routes = nr;
+            c->caproutes = cap;
+        }
+        c->routes[c->nroutes++] = (route){.node_id = v->node_id, .peer = p};
+    }
+    pthread_rwlock_unlock(&c->lock);
+    c->views_dirty = false;
+}
+
+static void refresh(cluster *c)
+{
+    if (c->views_dirty)
+        rebuild_views(c);
+}
+
+size_t cluster_count(node *n)
+{
+    refresh(n->cl);
+    return n->cl->nviews;
+}
+
+const member_view *cluster_member(node *n, size_t i)
+{
+    refresh(n->cl);
+    return i < n->cl->nviews ? &n->cl->views[i] : NULL;
+}
+
+size_t cluster_self_index(node *n)
+{
+    refresh(n->cl);
+    return n->cl->self_index;
+}
+
+shoal_err cluster_place(node *n, const char *app, const manifest_actor *s,
+                        int32_t *out)
+{
+    cluster *c = n->cl;
+    refresh(c);
+    place_node *nodes = calloc(c->nviews ? c->nviews : 1, sizeof *nodes);
+    size_t *which = calloc(c->nviews ? c->nviews : 1, sizeof *which);
+    size_t nlab = 0;
+    for (size_t i = 0; i < c->nviews; i++)
+        nlab += c->views[i].nlabels;
+    place_label *labs = calloc(nlab ? nlab : 1, sizeof *labs);
+    place_label *req = calloc(s->nlabels ? s->nlabels : 1, sizeof *req);
+    shoal_err err = SHOAL_ENOMEM;
+    if (!nodes || !which || !labs || !req)
+        goto done;
+    size_t count = 0, used = 0;
+    for (size_t i = 0; i < c->nviews; i++) {
+        const member_view *v = &c->views[i];
+        if (!cluster_member_live(v) && !v->self)
+            continue;
+        place_node *p = &nodes[count];
+        p->name = v->name;
+        p->weight = v->capacity ? v->capacity : 1;
+        p->labels = &labs[used];
+        for (size_t k = 0; k < v->nlabels; k++)
+            labs[used++] = (place_label){v->labels[k][0], v->labels[k][1]};
+        p->nlabels = v->nlabels;
+        which[count++] = i;
+    }
+    for (size_t k = 0; k < s->nlabels; k++)
+        req[k] = (place_label){s->labels[k].key, s->labels[k].value};
+    char key[160];
+    snprintf(key, sizeof key, "%s/%s", app, s->name);
+    place_group g = {.key = key,
+                     .replicas = s->replicas,
+                     .require = req,
+                     .nrequire = s->nlabels,
+                     .spread = s->spread};
+    err = place_assign(nodes, count, &g, out);
+    if (err == SHOAL_OK)
+        for (uint32_t i = 0; i < s->replicas; i++)
+            if (out[i] >= 0)
+                out[i] = (int32_t)which[out[i]];
+done:
+    free(nodes);
+    free(which);
+    free(labs);
+    free(req);
+    return err;
+}
+
+/* ---- gossip ---- */
+
+static void gossip_send(void *ctx, const char *addr, const uint8_t *bytes,
+                        size_t len)
+{
+    cluster *c = ctx;
+    if (c->wired)
+        send_bytes(c, addr, WIRE_GOSSIP, bytes, len);
+}
+
+static void gossip_changed(void *ctx, const gossip_member *m, gossip_state old)
+{
+    cluster *c = ctx;
+    node *n = c->n;
+    c->views_dirty = true;
+    if ((int)m->state != (int)old) {
+        int level = m->state == GOSSIP_ALIVE ? LOG_INFO : LOG_WARN;
+        node_log(n, level, "cluster", NULL, "member %s (%s, id %u): %s -> %s",
+                 m->name, m->addr, m->node_id, gossip_state_name(old),
+                 gossip_state_name(m->state));
+        if (m->state == GOSSIP_ALIVE && m->node_id == store_node_id(n->store))
+            node_log(n, LOG_ERROR, "cluster", NULL,
+                     "member %s has this node's id %u: actor ids clash; "
+                     "give one of them a new data directory",
+                     m->name, m->node_id);
+    }
+}
+
+static void on_gossip_tick(uv_timer_t *t)
+{
+    cluster *c = t->data;
+    int64_t next = gossip_tick(c->g, (int64_t)uv_now(&c->n->loop));
+    if (next > 50)
+        next = 50;
+    uv_timer_start(&c->tick, on_gossip_tick, (uint64_t)(next < 1 ? 1 : next),
+                   0);
+}
+
+/* ---- the meta: what this node tells the others about itself ---- */
+
+static uint64_t resident_bytes(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    unsigned long long size = 0, rss = 0;
+    if (f) {
+        if (fscanf(f, "%llu %llu", &size, &rss) != 2)
+            rss = 0;
+        fclose(f);
+    }
+    return rss * 4096;
+}
+
+static void build_meta(cluster *c)
+{
+    node *n = c->n;
+    api_writer w;
+    api_writer_init(&w);
+    msgpack_pack_map(&w.pk, 7);
+    api_pack_kv_str(&w.pk, "control", c->control);
+    uint32_t cap = n->opt.capacity;
+    if (cap == 0)
+        cap = n->opt.workers ? n->opt.workers : 1;
+    api_pack_kv_int(&w.pk, "capacity", cap);
+    api_pack_str(&w.pk, "labels");
+    msgpack_pack_map(&w.pk, n->opt.nlabels);
+    for (unsigned i = 0; i < n->opt.nlabels; i++) {
+        const char *kv = n->opt.labels[i], *eq = strchr(kv, '=');
+        api_pack_strn(&w.pk, kv, (size_t)(eq - kv));
+        api_pack_str(&w.pk, eq + 1);
+    }
+    api_pack_kv_int(&w.pk, "actors", (int64_t)actor_count(n->rt));
+    api_pack_kv_int(&w.pk, "memory", (int64_t)resident_bytes());
+    apps_pack_meta(n, &w.pk);
+    size_t len;
+    uint8_t *bytes = api_writer_take(&w, &len);
+    if (bytes && len <= GOSSIP_META_MAX) {
+        gossip_set_meta(c->g, bytes, len);
+        c->views_dirty = true;
+    } else if (bytes) {
+        node_log(n, LOG_ERROR, "cluster", NULL,
+                 "this node's state (%zu bytes) is over the gossip's %u; "
+                 "others see it late",
+                 len, GOSSIP_META_MAX);
+    }
+    free(bytes);
+    api_writer_free(&w);
+}
+
+static void on_meta_timer(uv_timer_t *t)
+{
+    cluster *c = t->data;
+    c->meta_soon = false;
+    if (!c->left)
+        build_meta(c);
+    uv_timer_start(&c->meta_timer, on_meta_timer, META_REFRESH_MS, 0);
+}
+
+void cluster_touch(node *n)
+{
+    cluster *c = n->cl;
+    if (c == NULL || c->meta_soon || c->left)
+        return;
+    c->meta_soon = true;
+    uv_timer_start(&c->meta_timer, on_meta_timer, 20, 0);
+}
+
+/* ---- application records ---- */
+
+static uint8_t *pack_record(cluster *c, const app_record *r, size_t *len)
+{
+    api_writer w;
+    api_writer_init(&w);
+    msgpack_pack_map(&w.pk, 9);
+    api_pack_kv_str(&w.pk, "from", c->addr);
+    api_pack_kv_str(&w.pk, "name", r->name);
+    api_pack_kv_int(&w.pk, "version", r->version);
+    api_pack_kv_str(&w.pk, "origin", r->origin);
+    api_pack_kv_bool(&w.pk, "deleted", r->deleted);
+    api_pack_kv_int(&w.pk, "updated_ms", r->updated_ms);
+    api_pack_kv_str(&w.pk, "manifest", r->manifest ? r->manifest : "");
+    api_pack_kv_str(&w.pk, "file", r->file ? r->file : "");
+    api_pack_kv_bin(&w.pk, "spec", r->spec, r->spec_len);
+    uint8_t *b = api_writer_take(&w, len);
+    api_writer_free(&w);
+    return b;
+}
+
+static void send_record(cluster *c, const char *addr, const app_record *r)
+{
+    size_t len;
+    uint8_t *b = pack_record(c, r, &len);
+    if (b)
+        send_bytes(c, addr, WIRE_APP, b, len);
+    free(b);
+}
+
+void cluster_app_changed(node *n, const char *app)
+{
+    cluster *c = n->cl;
+    if (c == NULL || !c->wired)
+        return;
+    app_record r;
+    if (apps_record(n, app, &r) != SHOAL_OK)
+        return;
+    refresh(c);
+    for (size_t i = 0; i < c->nviews; i++)
+        if (!c->views[i].self && cluster_member_live(&c->views[i]))
+            send_record(c, c->views[i].addr, &r);
+    cluster_touch(n);
+}
+
+static void send_ask(cluster *c, const char *addr, int type, const char *key,
+                     const char *value)
+{
+    api_writer w;
+    api_writer_init(&w);
+    msgpack_pack_map(&w.pk, 2);
+    api_pack_kv_str(&w.pk, "from", c->addr);
+    api_pack_kv_str(&w.pk, key, value);
+    size_t len;
+    uint8_t *b = api_writer_take(&w, &len);
+    if (b)
+        send_bytes(c, addr, type, b, len);
+    free(b);
+    api_writer_free(&w);
+}
+
+/* Names copied out of a record frame. */
+typedef struct record_names {
+    char name[64], origin[64], file[256];
+} record_names;
+
+/* Reads an 'a' frame's body into r (pointing into m and names; the
+ * manifest is the caller's heap copy). */
+static bool read_record(const api_msg *m, app_record *r, record_names *nm,
+                        const char **from, char **manifest)
+{
+    const msgpack_object *root = m->root;
+    size_t len;
+    memset(r, 0, sizeof *r);
+    *manifest = NULL;
+    if (!api_get_str(root, "from", from, &len))
+        return false;
+    copy_str(nm->name, sizeof nm->name, api_get(root, "name"));
+    copy_str(nm->origin, sizeof nm->origin, api_get(root, "origin"));
+    copy_str(nm->file, sizeof nm->file, api_get(root, "file"));
+    r->name = nm->name;
+    r->origin = nm->origin;
+    r->file = nm->file;
+    const msgpack_object *man = api_get(root, "manifest");
+    if (!nm->name[0] || !api_get_int(root, "version", &r->version) ||
+        !api_get_bool(root, "deleted", &r->deleted) ||
+        !api_get_int(root, "updated_ms", &r->updated_ms) || man == NULL ||
+        man->type != MSGPACK_OBJECT_STR ||
+        !api_get_bin(root, "spec", &r->spec, &r->spec_len))
+        return false;
+    *manifest = api_strdup(man);
+    r->manifest = *manifest;
+    return *manifest != NULL;
+}
+
+static void pending_add(cluster *c, const uint8_t *frame, size_t len,
+                        const char *missing)
+{
+    pending_app *p = calloc(1, sizeof *p);
+    if (p == NULL)
+        return;
+    p->frame = malloc(len);
+    if (p->frame == NULL) {
+        free(p);
+        return;
+    }
+    memcpy(p->frame, frame, len);
+    p->len = len;
+    snprintf(p->missing, sizeof p->missing, "%s", missing);
+    p->asked_ms = node__now_ms();
+    p->next = c->pending;
+    c->pending = p;
+}
+
+/* Takes in an 'a' body; true when it was handled (applied, older, or
+ * broken), false when it waits for the module in missing. */
+static bool take_record(cluster *c, const uint8_t *body, size_t len,
+                        char missing[65], char from_out[GOSSIP_ADDR_MAX])
+{
+    node *n = c->n;
+    api_msg m;
+    shoal_errinfo ei = {0};
+    if (api_parse(body, len, &m, &ei) != SHOAL_OK) {
+        node_log(n, LOG_WARN, "cluster", NULL,
+                 "malformed application record: %s", ei.msg);
+        return true;
+    }
+    app_record r;
+    record_names nm;
+    const char *from;
+    char *text;
+    bool done = true;
+    if (!read_record(&m, &r, &nm, &from, &text)) {
+        node_log(n, LOG_WARN, "cluster", NULL,
+                 "application record without its fields; ignored");
+        goto out;
+    }
+    snprintf(from_out, GOSSIP_ADDR_MAX, "%s", from);
+    shoal_err err = apps_accept(n, &r, missing, &ei);
+    if (err == SHOAL_ENOTFOUND && missing[0]) {
+        done = false;
+    } else if (err) {
+        node_log(n, LOG_ERROR, "cluster", NULL,
+                 "application %s v%lld from %s: %s", r.name,
+                 (long long)r.version, r.origin, ei.msg);
+    }
+out:
+    free(text);
+    api_msg_free(&m);
+    return done;
+}
+
+static void on_record(cluster *c, const uint8_t *frame, size_t len)
+{
+    char missing[65] = "", from[GOSSIP_ADDR_MAX] = "";
+    if (take_record(c, frame + 2, len - 2, missing, from))
+        return;
+    pending_add(c, frame, len, missing);
+    send_ask(c, from, WIRE_MODULE_ASK, "hash", missing);
+}
+
+/* A module arrived: the records waiting for it try again. */
+static void retry_pending(cluster *c)
+{
+    pending_app *list = c->pending;
+    c->pending = NULL;
+    while (list) {
+        pending_app *p = list;
+        list = p->next;
+        char missing[65] = "", from[GOSSIP_ADDR_MAX] = "";
+        if (take_record(c, p->frame + 2, p->len - 2, missing, from)) {
+            free(p->frame);
+            free(p);
+            continue;
+        }
+        if (strcmp(missing, p->missing) != 0) {
+            snprintf(p->missing, sizeof p->missing, "%s", missing);
+            send_ask(c, from, WIRE_MODULE_ASK, "hash", missing);
+            p->asked_ms = node__now_ms();
+        }
+        p->next = c->pending;
+        c->pending = p;
+    }
+}
+
+static void on_module(cluster *c, const uint8_t *body, size_t len)
+{
+    node *n = c->n;
+    api_msg m;
+    if (api_parse(body, len, &m, NULL) != SHOAL_OK)
+        return;
+    const char *hash;
+    size_t hlen;
+    const uint8_t *bytes;
+    size_t blen;
+    if (api_get_str(m.root, "hash", &hash, &hlen) && hlen == 64 &&
+        api_get_bin(m.root, "bytes", &bytes, &blen)) {
+        char got[65], want[65];
+        memcpy(want, hash, 64);
+        want[64] = 0;
+        api_sha256_hex(bytes, blen, got);
+        if (strcmp(got, want) != 0)
+            node_log(n, LOG_WARN, "cluster", NULL,
+                     "module %.12s arrived with other bytes (sha256 %.12s); "
+                     "dropped",
+                     want, got);
+        else if (store_module_put(n->store, want, bytes, blen) == SHOAL_OK)
+            retry_pending(c);
+    }
+    api_msg_free(&m);
+}
+
+static void on_module_ask(cluster *c, const uint8_t *body, size_t len)
+{
+    node *n = c->n;
+    api_msg m;
+    if (api_parse(body, len, &m, NULL) != SHOAL_OK)
+        return;
+    char from[GOSSIP_ADDR_MAX], hash[65];
+    copy_str(from, sizeof from, api_get(m.root, "from"));
+    copy_str(hash, sizeof hash, api_get(m.root, "hash"));
+    api_msg_free(&m);
+    uint8_t *bytes;
+    size_t blen;
+    if (!from[0] || strlen(hash) != 64 ||
+        store_module_get(n->store, hash, &bytes, &blen) != SHOAL_OK)
+        return;
+    api_writer w;
+    api_writer_init(&w);
+    msgpack_pack_map(&w.pk, 2);
+    api_pack_kv_str(&w.pk, "hash", hash);
+    api_pack_kv_bin(&w.pk, "bytes", bytes, blen);
+    free(bytes);
+    size_t out;
+    uint8_t *b = api_writer_take(&w, &out);
+    if (b)
+        send_bytes(c, from, WIRE_MODULE, b, out);
+    free(b);
+    api_writer_free(&w);
+}
+
+static void on_app_ask(cluster *c, const uint8_t *body, size_t len)
+{
+    api_msg m;
+    if (api_parse(body, len, &m, NULL) != SHOAL_OK)
+        return;
+    char from[GOSSIP_ADDR_MAX], name[64];
+    copy_str(from, sizeof from, api_get(m.root, "from"));
+    copy_str(name, sizeof name, api_get(m.root, "name"));
+    api_msg_free(&m);
+    app_record r;
+    if (from[0] && name[0] && apps_record(c->n, name, &r) == SHOAL_OK)
+        send_record(c, from, &r);
+}
+
+static int stamp_cmp(int64_t v1, const char *o1, int64_t v2, const char *o2)
+{
+    if (v1 != v2)
+        return v1 < v2 ? -1 : 1;
+    return strcmp(o1, o2);
+}
+
+typedef struct digest_walk {
+    cluster *c;
+    const member_view *v;
+} digest_walk;
+
+/* One of our records against what member v has. */
+static void offer_record(void *ctx, const app_record *r)
+{
+    digest_walk *dw = ctx;
+    const member_view *v = dw->v;
+    for (size_t i = 0; i < v->napps; i++)
+        if (strcmp(v->apps[i].name, r->name) == 0) {
+            if (stamp_cmp(r->version, r->origin, v->apps[i].version,
+                          v->apps[i].origin) > 0)
+                send_record(dw->c, v->addr, r);
+            return;
+        }
+    send_record(dw->c, v->addr, r);
+}
+
+/* Anti-entropy for the desired state: each member's application versions
+ * (from its meta) against ours; the newer side sends. */
+static void on_digest_timer(uv_timer_t *t)
+{
+    cluster *c = t->data;
+    node *n = c->n;
+    refresh(c);
+    int64_t now = node__now_ms();
+    for (size_t i = 0; i < c->nviews; i++) {
+        const member_view *v = &c->views[i];
+        if (v->self || v->state != GOSSIP_ALIVE || v->meta_version == 0)
+            continue;
+        for (size_t k = 0; k < v->napps; k++)
+            if (apps_is_newer(n, v->apps[k].name, v->apps[k].version,
+                              v->apps[k].origin))
+                send_ask(c, v->addr, WIRE_APP_ASK, "name", v->apps[k].name);
+        digest_walk dw = {c, v};
+        apps_for_each_record(n, offer_record, &dw);
+    }
+    /* Records still waiting for a module ask again (another member may
+     * have it by now). */
+    for (pending_app *p = c->pending; p; p = p->next)
+        if (now - p->asked_ms > 2000) {
+            p->asked_ms = now;
+            for (size_t i = 0; i < c->nviews; i++)
+                if (!c->views[i].self && cluster_member_live(&c->views[i]))
+                    send_ask(c, c->views[i].addr, WIRE_MODULE_ASK, "hash",
+                             p->missing);
+        }
+}
+
+/* ---- the wire ---- */
+
+typedef struct wire_event {
+    node_event ev;
+    cluster *c;
+    size_t len;
+    uint8_t frame[];
+} wire_event;
+
+static void on_wire_event(node *n, node_event *ev)
+{
+    wire_event *e = (wire_event *)ev;
+    cluster *c = e->c;
+    if (!n->stopping || e->frame[1] == WIRE_GOSSIP) {
+        switch (e->frame[1]) {
+        case WIRE_GOSSIP: {
+            shoal_errinfo ei = {0};
+            if (gossip_input(c->g, (int64_t)uv_now(&n->loop), e->frame + 2,
+                             e->len - 2, &ei) == SHOAL_EMALFORMED)
+                node_log(n, LOG_DEBUG, "cluster", NULL, "malformed gossip: %s",
+                         ei.msg);
+            break;
+        }
+        case WIRE_APP:
+            on_record(c, e->frame, e->len);
+            break;
+        case WIRE_APP_ASK:
+            on_app_ask(c, e->frame + 2, e->len - 2);
+            break;
+        case WIRE_MODULE_ASK:
+            on_module_ask(c, e->frame + 2, e->len - 2);
+            break;
+        case WIRE_MODULE:
+            on_module(c, e->frame + 2, e->len - 2);
+            break;
+        default:
+            break;
+        }
+    }
+    free(e);
+}
+
+static uint64_t get_be64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static void put_be64(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--) {
+        p[i] = (uint8_t)v;
+        v >>= 8;
+    }
+}
+
+/* Finds the peer socket for node id; under the read lock. */
+static bool route_of(cluster *c, uint16_t node_id, nng_socket *out)
+{
+    for (size_t i = 0; i < c->nroutes; i++)
+        if (c->routes[i].node_id == node_id) {
+            *out = c->peers[c->routes[i].peer].sock;
+            return true;
+        }
+    return false;
+}
+
+shoal_err cluster_remote(void *ctx, const actor_remote_msg *m)
+{
+    node *n = ctx;
+    cluster *c = n->cl;
+    if (c == NULL || !c->wired)
+        return SHOAL_ENOTFOUND;
+    nng_msg *f;
+    if (nng_msg_alloc(&f, WIRE_MSG_HEADER + m->len) != 0)
+        return SHOAL_ENOMEM;
+    uint8_t *b = nng_msg_body(f);
+    b[0] = WIRE_VERSION;
+    b[1] = WIRE_MSG;
+    put_be64(b + 2, m->from);
+    put_be64(b + 10, m->to);
+    b[18] = (uint8_t)m->kind;
+    put_be64(b + 19, m->corr);
+    if (m->len)
+        memcpy(b + WIRE_MSG_HEADER, m->data, m->len);
+    shoal_err err = SHOAL_ENOTFOUND;
+    pthread_rwlock_rdlock(&c->lock);
+    nng_socket s;
+    if (route_of(c, actor_id_node(m->to), &s)) {
+        err =
+            nng_sendmsg(s, f, NNG_FLAG_NONBLOCK) == 0 ? SHOAL_OK : SHOAL_EFULL;
+    }
+    pthread_rwlock_unlock(&c->lock);
+    if (err)
+        nng_msg_free(f);
+    return err;
+}
+
+/* An actor message from another node, on NNG's thread. */
+static void take_message(cluster *c, const uint8_t *b, size_t len)
+{
+    if (len < WIRE_MSG_HEADER)
+        return;
+    actor_remote_msg r = {
+        .from = get_be64(b + 2),
+        .to = get_be64(b + 10),
+        .kind = b[18],
+        .corr = get_be64(b + 19),
+        .data = b + WIRE_MSG_HEADER,
+        .len = len - WIRE_MSG_HEADER,
+    };
+    shoal_err err = actor_deliver_remote(c->n->rt, &r);
+    if (err && r.kind == ACTOR_KIND_REQUEST && r.from) {
+        /* The caller hears at once that nobody will answer. */
+        actor_remote_msg no = {.from = r.to ? r.to : 1,
+                               .to = r.from,
+                               .kind = ACTOR_KIND_REPLY,
+                               .corr = r.corr};
+        cluster_remote(c->n, &no);
+    }
+}
+
+static void on_rx(void *arg)
+{
+    cluster *c = arg;
+    int rv = nng_aio_result(c->rx);
+    if (rv == NNG_ECLOSED || rv == NNG_ECANCELED)
+        return;
+    if (rv == 0) {
+        nng_msg *m = nng_aio_get_msg(c->rx);
+        const uint8_t *b = nng_msg_body(m);
+        size_t len = nng_msg_len(m);
+        if (len >= 2 && b[0] == WIRE_VERSION) {
+            if (b[1] == WIRE_MSG) {
+                take_message(c, b, len);
+            } else {
+                wire_event *e = malloc(sizeof *e + len);
+                if (e) {
+                    e->ev.run = on_wire_event;
+                    e->c = c;
+                    e->len = len;
+                    memcpy(e->frame, b, len);
+                    node__post(c->n, &e->ev);
+                }
+            }
+        }
+        nng_msg_free(m);
+    }
+    nng_recv_aio(c->in, c->rx);
+}
+
+/* ---- life cycle ---- */
+
+shoal_err cluster_start(node *n, shoal_errinfo *ei)
+{
+    cluster *c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return shoal_errinfo_set(ei, SHOAL_ENOMEM, SIZE_MAX, "out of memory");
+    c->n = n;
+    n->cl = c;
+    pthread_rwlock_init(&c->lock, NULL);
+    c->views_dirty = true;
+    const node_options *o = &n->opt;
+    snprintf(c->control, sizeof c->control, "%s",
+             o->nlisten ? o->listen[0] : SHOAL_API_DEFAULT_URL);
+    c->wired = o->cluster_listen != NULL;
+    snprintf(c->addr, sizeof c->addr, "%s",
+             c->wired ? o->cluster_listen : "local");
+    if (c->wired) {
+        int rv = nng_pull0_open(&c->in);
+        if (rv == 0) {
+            nng_setopt_size(c->in, NNG_OPT_RECVMAXSZ, WIRE_MAX_FRAME);
+            nng_setopt_int(c->in, NNG_OPT_RECVBUF, 8192);
+            rv = nng_listen(c->in, o->cluster_listen, NULL, 0);
+            if (rv)
+                nng_close(c->in);
+        }
+        if (rv)
+            return shoal_errinfo_set(ei, SHOAL_EIO, SIZE_MAX,
+                                     "cluster: cannot listen on %s: %s",
+                                     o->cluster_listen, nng_strerror(rv));
+        c->rx_open = true;
+        if ((rv = nng_aio_alloc(&c->rx, on_rx, c)) != 0)
+            return shoal_errinfo_set(ei, SHOAL_ENOMEM, SIZE_MAX,
+                                     "out of memory");
+    }
+    gossip_config gc = {
+        .name = store_node_name(n->store),
+        .addr = c->addr,
+        .node_id = store_node_id(n->store),
+        .incarnation = (uint64_t)node__now_ms(),
+        .period_ms = o->gossip_period_ms,
+        .suspect_timeout_ms = o->suspect_timeout_ms,
+        .ping_timeout_ms = o->gossip_period_ms ? o->gossip_period_ms / 2 : 0,
+        .send = gossip_send,
+        .changed = gossip_changed,
+        .ctx = c,
+    };
+    shoal_err err = gossip_new(&gc, &c->g);
+    if (err)
+        return shoal_errinfo_set(ei, err, SIZE_MAX, "cluster: gossip: %s",
+                                 shoal_strerror(err));
+    uv_timer_init(&n->loop, &c->tick);
+    uv_timer_init(&n->loop, &c->meta_timer);
+    uv_timer_init(&n->loop, &c->digest_timer);
+    c->tick.data = c->meta_timer.data = c->digest_timer.data = c;
+    build_meta(c);
+    rebuild_views(c);
+    if (c->wired) {
+        nng_recv_aio(c->in, c->rx);
+        if (o->njoin) {
+            err =
+                gossip_join(c->g, (int64_t)uv_now(&n->loop), o->join, o->njoin);
+            if (err)
+                return shoal_errinfo_set(ei, err, SIZE_MAX, "cluster: join: %s",
+                                         shoal_strerror(err));
+        }
+        uv_timer_start(&c->tick, on_gossip_tick, 1, 0);
+        uv_timer_start(&c->digest_timer, on_digest_timer, DIGEST_CHECK_MS,
+                       DIGEST_CHECK_MS);
+        node_log(n, LOG_INFO, "cluster", NULL, "wire on %s%s", c->addr,
+                 o->njoin ? "; joining" : "");
+    }
+    uv_timer_start(&c->meta_timer, on_meta_timer, META_REFRESH_MS, 0);
+    return SHOAL_OK;
+}
+
+void cluster_leave(node *n)
+{
+    cluster *c = n->cl;
+    if (c == NULL || c->left || c->g == NULL)
+        return;
+    c->left = true;
+    gossip_leave(c->g, (int64_t)uv_now(&n->loop));
+}
+
+void cluster_close_input(node *n)
+{
+    cluster *c = n->cl;
+    if (c == NULL)
+        return;
+    if (c->rx_open) {
+        nng_close(c->in);
+        c->rx_open = false;
+    }
+    if (c->rx) {
+        nng_aio_stop(c->rx);
+        nng_aio_free(c->rx);
+        c->rx = NULL;
+    }
+}
+
+void cluster_free(node *n)
+{
+    cluster *c = n->cl;
+    if (c == NULL)
+        return;
+    cluster_close_input(n);
+    /* The goodbye of cluster_leave may still be on its way out. */
+    if (c->left && c->npeers)
+        nng_msleep(50);
+    for (size_t i = 0; i < c->npeers; i++)
+        nng_close(c->peers[i].sock);
+    free(c->peers);
+    free(c->routes);
+    for (size_t i = 0; i < c->nviews; i++)
+        view_clear(&c->views[i]);
+    free(c->views);
+    while (c->pending) {
+        pending_app *p = c->pending;
+        c->pending = p->next;
+        free(p->frame);
+        free(p);
+    }
+    gossip_delete(c->g);
+    pthread_rwlock_destroy(&c->lock);
+    free(c);
+    n->cl = NULL;
+}
