@@ -472,6 +472,37 @@ static void false_suspicion(void **state)
     sim_free(&s);
 }
 
+/* Two halves that declared each other dead find each other again after the
+ * partition heals, through the syncs with dead members. */
+static void partition_heals(void **state)
+{
+    (void)state;
+    sim s;
+    start_cluster(&s, 4, 9);
+    assert_true(run_until_converged(&s, 3000) >= 0);
+    for (int a = 0; a < 2; a++) {
+        for (int b = 2; b < 4; b++)
+            sim_block(&s, a, b, true);
+    }
+    sim_run(&s, 4000);
+    for (int a = 0; a < 2; a++) {
+        for (int b = 2; b < 4; b++) {
+            assert_true(sees(&s, a, b, GOSSIP_DEAD));
+            assert_true(sees(&s, b, a, GOSSIP_DEAD));
+        }
+    }
+    for (int a = 0; a < 2; a++) {
+        for (int b = 2; b < 4; b++)
+            sim_block(&s, a, b, false);
+    }
+    int64_t t = run_until_converged(&s, 5000);
+    printf("two halves declared dead by each other were one cluster again "
+           "%lld ms after the partition healed (bound 5000)\n",
+           (long long)t);
+    assert_true(t >= 0);
+    sim_free(&s);
+}
+
 static void graceful_leave(void **state)
 {
     (void)state;
@@ -1151,6 +1182,7 @@ int main(void)
         cmocka_unit_test(five_nodes_converge),
         cmocka_unit_test(dead_and_restart),
         cmocka_unit_test(false_suspicion),
+        cmocka_unit_test(partition_heals),
         cmocka_unit_test(graceful_leave),
         cmocka_unit_test(meta_dissemination),
         cmocka_unit_test(twenty_nodes_with_loss),
