@@ -506,14 +506,19 @@ static void send_ping_reqs(gossip *g, member *target)
         if (m != target && m->pub.state == GOSSIP_ALIVE)
             g->scratch[nc++] = m;
     }
-    for (unsigned k = 0; k < g->cfg.indirect_probes && nc > 0; k++) {
+    /* Chosen first: sending uses scratch too. */
+    member *helpers[GOSSIP_INDIRECT_MAX];
+    unsigned nhelpers = 0;
+    while (nhelpers < g->cfg.indirect_probes && nc > 0) {
         size_t j = rnd_below(g, nc);
-        member *helper = g->scratch[j];
+        helpers[nhelpers++] = g->scratch[j];
         g->scratch[j] = g->scratch[--nc];
+    }
+    for (unsigned k = 0; k < nhelpers; k++) {
         gossip__datagram d = {.type = GOSSIP__PING_REQ, .seq = g->probe.seq};
         memcpy(d.to, target->pub.name, sizeof d.to);
         memcpy(d.to_addr, target->pub.addr, sizeof d.to_addr);
-        send_gossip(g, helper->pub.addr, &d, NULL);
+        send_gossip(g, helpers[k]->pub.addr, &d, NULL);
     }
 }
 
@@ -777,7 +782,8 @@ shoal_err gossip_new(const gossip_config *cfg, gossip **out)
         !valid_cstr(cfg->addr, GOSSIP_ADDR_MAX) || cfg->node_id == 0 ||
         cfg->node_id > GOSSIP_NODE_ID_MAX || cfg->period_ms < 0 ||
         cfg->ping_timeout_ms < 0 || cfg->suspect_timeout_ms < 0 ||
-        cfg->sync_ms < 0 || cfg->forget_ms < 0)
+        cfg->sync_ms < 0 || cfg->forget_ms < 0 ||
+        cfg->indirect_probes > GOSSIP_INDIRECT_MAX)
         return SHOAL_EINVAL;
     gossip_config c = *cfg;
     if (c.period_ms == 0)

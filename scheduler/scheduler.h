@@ -33,6 +33,8 @@
 #define GOSSIP_ADDR_MAX 128
 #define GOSSIP_META_MAX (64u * 1024u)
 #define GOSSIP_NODE_ID_MAX 0x7fff
+/* Most members asked to ping on our behalf when a probe goes unanswered. */
+#define GOSSIP_INDIRECT_MAX 16
 
 /* The largest datagram gossip_input accepts. Datagrams the library sends
  * stay under GOSSIP_DATAGRAM_BUDGET, except one that carries a single member
@@ -83,7 +85,7 @@ typedef struct gossip_config {
     int64_t period_ms;          /* one probe per period (default 200) */
     int64_t ping_timeout_ms;    /* direct ack wait before ping-req (100) */
     int64_t suspect_timeout_ms; /* suspect -> dead (1000) */
-    unsigned indirect_probes;   /* members asked to ping-req (3) */
+    unsigned indirect_probes;   /* ping-req helpers (3), at most 16 */
     int64_t sync_ms;            /* full-state push-pull interval (1000) */
     int64_t forget_ms;          /* tombstones kept this long (60000) */
     /* Seeds the random choices (probe order, ping-req helpers, sync
@@ -109,9 +111,9 @@ typedef struct gossip_config {
 /* A new gossip knowing only itself, alive. On SHOAL_OK *out is the caller's,
  * to free with gossip_delete. SHOAL_EINVAL for a NULL cfg, out or send, a
  * name or address that is empty, too long or missing, a node_id of 0 or
- * over GOSSIP_NODE_ID_MAX, a negative time, or a ping timeout not shorter
- * than the period; SHOAL_ENOMEM. Nothing is sent until the first
- * gossip_join or gossip_tick. */
+ * over GOSSIP_NODE_ID_MAX, a negative time, indirect_probes over
+ * GOSSIP_INDIRECT_MAX, or a ping timeout not shorter than the period;
+ * SHOAL_ENOMEM. Nothing is sent until the first gossip_join or gossip_tick. */
 shoal_err gossip_new(const gossip_config *cfg, gossip **out);
 /* Frees g (NULL: nothing); sends nothing. Pointers to its members die. */
 void gossip_delete(gossip *g);

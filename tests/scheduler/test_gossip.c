@@ -139,6 +139,8 @@ static void sim_send(void *ctx, const char *addr, const uint8_t *bytes,
         s->captured_len = len;
     }
     int to = sim_node_of_addr(s, addr);
+    /* Nobody talks to itself (a ping-req helper is never self). */
+    assert_int_not_equal(to, from->index);
     if (to < 0 || s->blocked[from->index][to] || sim_uniform(s) < s->loss)
         return;
     sim_enqueue(s, from->index, to, bytes, len);
@@ -1142,6 +1144,9 @@ static void api_errors(void **state)
     assert_int_equal(gossip_new(&c, &g), SHOAL_EINVAL);
     c = ok;
     c.ping_timeout_ms = 300; /* not shorter than the default period */
+    assert_int_equal(gossip_new(&c, &g), SHOAL_EINVAL);
+    c = ok;
+    c.indirect_probes = GOSSIP_INDIRECT_MAX + 1;
     assert_int_equal(gossip_new(&c, &g), SHOAL_EINVAL);
     c = ok;
     c.suspect_timeout_ms = -1;
