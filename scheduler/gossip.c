@@ -889,10 +889,11 @@ shoal_err gossip_join(gossip *g, int64_t now_ms, const char *const *seeds,
     for (size_t i = 0; i < n; i++) {
         if (strcmp(seeds[i], self_of(g)->pub.addr) == 0)
             continue;
-        copy[ncopy] = strdup(seeds[i]);
+        size_t len = strlen(seeds[i]) + 1;
+        copy[ncopy] = malloc(len);
         if (copy[ncopy] == NULL)
             goto fail_free_copy;
-        ncopy++;
+        memcpy(copy[ncopy++], seeds[i], len);
     }
     free_seeds(g);
     g->seeds = copy;

@@ -5,6 +5,9 @@
  *
  * Every loop is bounded by simulated time. The bounds asserted are printed
  * along with what was measured.
+ *
+ * This executable is linked with -Wl,--wrap=malloc,calloc,realloc,free so
+ * that it can count and fail the allocations of gossip.c.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,6 +21,7 @@
 
 #include <msgpack.h>
 
+#include "failalloc.h"
 #include "scheduler.h"
 
 #define MAX_NODES 24
@@ -1118,6 +1122,89 @@ static void mutations(void **state)
     sim_free(&s);
 }
 
+/* Every allocation of gossip_new, gossip_input (new members, meta),
+ * gossip_set_meta, gossip_join and gossip_tick (datagrams) fails in turn:
+ * SHOAL_ENOMEM or a lost datagram, nothing half-done, nothing leaked. */
+static void out_of_memory(void **state)
+{
+    (void)state;
+    /* A sync from a node knowing three members with meta. */
+    sim s;
+    sim_init(&s, 1, 10);
+    gossip *src = lone_gossip("node-9", &s);
+    craft c = craft_ok();
+    packed p;
+    craft_pack(&c, &p);
+    assert_int_equal(
+        gossip_input(src, 10, (const uint8_t *)p.sb.data, p.sb.size, NULL),
+        SHOAL_OK);
+    msgpack_sbuffer_destroy(&p.sb);
+    assert_int_equal(gossip_set_meta(src, (const uint8_t *)"meta!", 5),
+                     SHOAL_OK);
+    s.capture = true;
+    const char *seed = "sim://seed";
+    assert_int_equal(gossip_join(src, 20, &seed, 1), SHOAL_OK);
+    assert_non_null(s.captured);
+
+    gossip_config cfg = {.name = "node-0",
+                         .addr = "sim://lone",
+                         .node_id = 2,
+                         .seed = 42,
+                         .send = noop_send};
+    const char *seeds[] = {"sim://a", "sim://b"};
+    packed more[8];
+    char names[8][16];
+    for (int k = 0; k < 8; k++) {
+        snprintf(names[k], sizeof names[k], "sender-%d", k);
+        c = craft_ok();
+        c.name = names[k];
+        craft_pack(&c, &more[k]);
+    }
+    unsigned fail_at;
+    for (fail_at = 1; fail_at < 1000; fail_at++) {
+        alloc_watch(fail_at);
+        gossip *g = NULL;
+        shoal_err err = gossip_new(&cfg, &g);
+        if (err == SHOAL_OK) {
+            err = gossip_input(g, 30, s.captured, s.captured_len, NULL);
+            assert_true(err == SHOAL_OK || err == SHOAL_ENOMEM);
+            if (err == SHOAL_OK)
+                assert_int_equal(gossip_count(g), 4);
+            /* More senders than the first arrays hold. */
+            for (int k = 0; k < 8; k++) {
+                size_t before = gossip_count(g);
+                err = gossip_input(g, 35, (const uint8_t *)more[k].sb.data,
+                                   more[k].sb.size, NULL);
+                assert_true(err == SHOAL_OK || err == SHOAL_ENOMEM);
+                assert_true(gossip_count(g) <= before + 2);
+            }
+            err = gossip_set_meta(g, (const uint8_t *)"mine", 4);
+            assert_true(err == SHOAL_OK || err == SHOAL_ENOMEM);
+            assert_int_equal(gossip_self(g)->meta_len, err ? 0 : 4);
+            assert_int_equal(gossip_self(g)->meta_version, err ? 0 : 1);
+            err = gossip_join(g, 40, seeds, 2);
+            assert_true(err == SHOAL_OK || err == SHOAL_ENOMEM);
+            gossip_tick(g, 50);
+            gossip_tick(g, 400);
+            gossip_delete(g);
+        } else {
+            assert_int_equal(err, SHOAL_ENOMEM);
+            assert_null(g);
+        }
+        unsigned count = alloc.count;
+        alloc_unwatch();
+        assert_int_equal(alloc.live, 0);
+        if (fail_at > count)
+            break;
+    }
+    printf("gossip survived each of its %u allocations failing\n", fail_at - 1);
+    assert_true(fail_at < 1000);
+    for (int k = 0; k < 8; k++)
+        msgpack_sbuffer_destroy(&more[k].sb);
+    gossip_delete(src);
+    sim_free(&s);
+}
+
 static void api_errors(void **state)
 {
     (void)state;
@@ -1194,6 +1281,7 @@ int main(void)
         cmocka_unit_test(tombstones_forgotten),
         cmocka_unit_test(malformed),
         cmocka_unit_test(mutations),
+        cmocka_unit_test(out_of_memory),
         cmocka_unit_test(api_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
