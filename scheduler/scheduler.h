@@ -144,7 +144,10 @@ shoal_err gossip_set_meta(gossip *g, const uint8_t *meta, size_t len);
  * retries, forgetting tombstones. Returns the milliseconds until it wants
  * the next tick (at least 1); calling it earlier or later is harmless.
  * Time never runs backwards here: an earlier now_ms counts as the latest
- * one seen. */
+ * one seen. The caller need not tick again after gossip_input: the timers
+ * it starts (suspicion, tombstones) fall due no sooner than the next probe
+ * while suspect_timeout_ms and forget_ms are at least period_ms, and at
+ * most a period late otherwise. */
 int64_t gossip_tick(gossip *g, int64_t now_ms);
 
 /* Takes one received datagram (bytes[0..len), not kept). A datagram that is
