@@ -46,10 +46,26 @@ enum {
 /* How often the meta is rebuilt for its load figures. */
 #define META_REFRESH_MS 1000
 
+/* The way to one other node: a push socket dialed to its address and a
+ * queue in front of it. NNG's push socket holds no buffer of its own, so
+ * frames wait here while one is on its way (or while the connection is
+ * being made), up to PEER_QUEUE_MAX. Peers are allocated one by one and
+ * live until cluster_free, since NNG's callbacks hold them. */
 typedef struct peer {
     char addr[GOSSIP_ADDR_MAX];
     nng_socket sock;
+    nng_aio *aio;
+    pthread_mutex_t lock; /* the queue, busy and closing */
+    nng_msg **q;          /* a ring of PEER_QUEUE_MAX */
+    size_t head, count;
+    bool busy; /* a frame is in the aio */
+    bool closing;
 } peer;
+
+#define PEER_QUEUE_MAX 16384u
+/* A frame that no connection took within this long is dropped (its node
+ * is down, and gossip will say so). */
+#define PEER_SEND_TIMEOUT_MS 2000
 
 /* Where actor messages for a node id go (read by worker threads). */
 typedef struct route {
@@ -78,11 +94,12 @@ struct cluster {
     uv_timer_t tick, meta_timer, digest_timer;
     bool meta_soon;
     bool left;
+    unsigned timers; /* initialised and not yet closed */
 
     /* Peers and routes: written on the loop thread under the write lock,
      * read by worker threads (cluster_remote) under the read lock. */
     pthread_rwlock_t lock;
-    peer *peers;
+    peer **peers;
     size_t npeers, cappeers;
     route *routes;
     size_t nroutes, caproutes;
@@ -201,49 +218,130 @@ static void parse_meta(member_view *v, const uint8_t *meta, size_t len)
     api_msg_free(&m);
 }
 
+static void on_peer_sent(void *arg)
+{
+    peer *p = arg;
+    if (nng_aio_result(p->aio) != 0)
+        nng_msg_free(nng_aio_get_msg(p->aio));
+    pthread_mutex_lock(&p->lock);
+    nng_msg *next = NULL;
+    if (p->count && !p->closing) {
+        next = p->q[p->head];
+        p->head = (p->head + 1) % PEER_QUEUE_MAX;
+        p->count--;
+    } else {
+        p->busy = false;
+    }
+    pthread_mutex_unlock(&p->lock);
+    if (next) {
+        nng_aio_set_msg(p->aio, next);
+        nng_send_aio(p->sock, p->aio);
+    }
+}
+
+/* Queues frame m (taken) for p: SHOAL_OK, or SHOAL_EFULL when its queue
+ * is full. Any thread. */
+static shoal_err peer_send(peer *p, nng_msg *m)
+{
+    pthread_mutex_lock(&p->lock);
+    if (p->closing || p->count == PEER_QUEUE_MAX) {
+        pthread_mutex_unlock(&p->lock);
+        nng_msg_free(m);
+        return SHOAL_EFULL;
+    }
+    if (p->busy) {
+        p->q[(p->head + p->count) % PEER_QUEUE_MAX] = m;
+        p->count++;
+        pthread_mutex_unlock(&p->lock);
+        return SHOAL_OK;
+    }
+    p->busy = true;
+    pthread_mutex_unlock(&p->lock);
+    nng_aio_set_msg(p->aio, m);
+    nng_send_aio(p->sock, p->aio);
+    return SHOAL_OK;
+}
+
+/* Drops the frames that wait for p (its node is gone). */
+static void peer_flush(peer *p)
+{
+    pthread_mutex_lock(&p->lock);
+    while (p->count) {
+        nng_msg_free(p->q[p->head]);
+        p->head = (p->head + 1) % PEER_QUEUE_MAX;
+        p->count--;
+    }
+    pthread_mutex_unlock(&p->lock);
+}
+
+static void peer_free(peer *p)
+{
+    pthread_mutex_lock(&p->lock);
+    p->closing = true;
+    pthread_mutex_unlock(&p->lock);
+    nng_aio_stop(p->aio); /* its frame is freed by on_peer_sent */
+    peer_flush(p);
+    nng_close(p->sock);
+    nng_aio_free(p->aio);
+    pthread_mutex_destroy(&p->lock);
+    free(p->q);
+    free(p);
+}
+
 /* The peer for addr, made (and dialed) when new; loop thread. */
 static peer *peer_of(cluster *c, const char *addr)
 {
     for (size_t i = 0; i < c->npeers; i++)
-        if (strcmp(c->peers[i].addr, addr) == 0)
-            return &c->peers[i];
-    nng_socket s;
-    if (nng_push0_open(&s) != 0)
+        if (strcmp(c->peers[i]->addr, addr) == 0)
+            return c->peers[i];
+    peer *p = calloc(1, sizeof *p);
+    if (p == NULL)
         return NULL;
-    nng_setopt_ms(s, NNG_OPT_RECONNMINT, 20);
-    nng_setopt_ms(s, NNG_OPT_RECONNMAXT, 500);
-    nng_setopt_size(s, NNG_OPT_RECVMAXSZ, WIRE_MAX_FRAME);
-    /* Frames wait here while the connection is being made. */
-    nng_setopt_int(s, NNG_OPT_SENDBUF, 8192);
-    if (nng_dial(s, addr, NULL, NNG_FLAG_NONBLOCK) != 0) {
-        nng_close(s);
-        return NULL;
-    }
+    snprintf(p->addr, sizeof p->addr, "%s", addr);
+    pthread_mutex_init(&p->lock, NULL);
+    p->q = malloc(PEER_QUEUE_MAX * sizeof *p->q);
+    if (p->q == NULL || nng_aio_alloc(&p->aio, on_peer_sent, p) != 0)
+        goto fail_queue;
+    nng_aio_set_timeout(p->aio, PEER_SEND_TIMEOUT_MS);
+    if (nng_push0_open(&p->sock) != 0)
+        goto fail_aio;
+    nng_setopt_ms(p->sock, NNG_OPT_RECONNMINT, 20);
+    nng_setopt_ms(p->sock, NNG_OPT_RECONNMAXT, 500);
+    if (nng_dial(p->sock, addr, NULL, NNG_FLAG_NONBLOCK) != 0)
+        goto fail_sock;
     pthread_rwlock_wrlock(&c->lock);
     if (c->npeers == c->cappeers) {
         size_t cap = c->cappeers ? c->cappeers * 2 : 8;
-        peer *np = realloc(c->peers, cap * sizeof *np);
+        peer **np = realloc(c->peers, cap * sizeof *np);
         if (np == NULL) {
             pthread_rwlock_unlock(&c->lock);
-            nng_close(s);
-            return NULL;
+            goto fail_sock;
         }
         c->peers = np;
         c->cappeers = cap;
     }
-    peer *p = &c->peers[c->npeers++];
-    snprintf(p->addr, sizeof p->addr, "%s", addr);
-    p->sock = s;
+    c->peers[c->npeers++] = p;
     pthread_rwlock_unlock(&c->lock);
     return p;
+fail_sock:
+    nng_close(p->sock);
+fail_aio:
+    nng_aio_free(p->aio);
+fail_queue:
+    pthread_mutex_destroy(&p->lock);
+    free(p->q);
+    free(p);
+    return NULL;
 }
 
 /* Sends a frame (taken) to addr; loop thread. */
 static void send_frame(cluster *c, const char *addr, nng_msg *m)
 {
     peer *p = peer_of(c, addr);
-    if (p == NULL || nng_sendmsg(p->sock, m, NNG_FLAG_NONBLOCK) != 0)
+    if (p == NULL)
         nng_msg_free(m);
+    else
+        peer_send(p, m);
 }
 
 static nng_msg *frame_new(int type, const void *body, size_t len)
@@ -323,7 +421,7 @@ static void rebuild_views(cluster *c)
         if (v->self || !cluster_member_live(v))
             continue;
         size_t p = 0;
-        while (p < c->npeers && strcmp(c->peers[p].addr, v->addr) != 0)
+        while (p < c->npeers && strcmp(c->peers[p]->addr, v->addr) != 0)
             p++;
         if (p == c->npeers)
             continue;
@@ -338,6 +436,12 @@ static void rebuild_views(cluster *c)
         c->routes[c->nroutes++] = (route){.node_id = v->node_id, .peer = p};
     }
     pthread_rwlock_unlock(&c->lock);
+    /* What waits for a dead member goes: it would reach its next life. */
+    for (size_t i = 0; i < c->nviews; i++)
+        if (!cluster_member_live(&c->views[i]))
+            for (size_t k = 0; k < c->npeers; k++)
+                if (strcmp(c->peers[k]->addr, c->views[i].addr) == 0)
+                    peer_flush(c->peers[k]);
     c->views_dirty = false;
 }
 
@@ -893,15 +997,13 @@ static void put_be64(uint8_t *p, uint64_t v)
     }
 }
 
-/* Finds the peer socket for node id; under the read lock. */
-static bool route_of(cluster *c, uint16_t node_id, nng_socket *out)
+/* The peer for node id; under the read lock. */
+static peer *route_of(cluster *c, uint16_t node_id)
 {
     for (size_t i = 0; i < c->nroutes; i++)
-        if (c->routes[i].node_id == node_id) {
-            *out = c->peers[c->routes[i].peer].sock;
-            return true;
-        }
-    return false;
+        if (c->routes[i].node_id == node_id)
+            return c->peers[c->routes[i].peer];
+    return NULL;
 }
 
 shoal_err cluster_remote(void *ctx, const actor_remote_msg *m)
@@ -922,15 +1024,11 @@ shoal_err cluster_remote(void *ctx, const actor_remote_msg *m)
     put_be64(b + 19, m->corr);
     if (m->len)
         memcpy(b + WIRE_MSG_HEADER, m->data, m->len);
-    shoal_err err = SHOAL_ENOTFOUND;
     pthread_rwlock_rdlock(&c->lock);
-    nng_socket s;
-    if (route_of(c, actor_id_node(m->to), &s)) {
-        err =
-            nng_sendmsg(s, f, NNG_FLAG_NONBLOCK) == 0 ? SHOAL_OK : SHOAL_EFULL;
-    }
+    peer *p = route_of(c, actor_id_node(m->to));
+    shoal_err err = p ? peer_send(p, f) : SHOAL_ENOTFOUND;
     pthread_rwlock_unlock(&c->lock);
-    if (err)
+    if (p == NULL)
         nng_msg_free(f);
     return err;
 }
@@ -1042,6 +1140,7 @@ shoal_err cluster_start(node *n, shoal_errinfo *ei)
     uv_timer_init(&n->loop, &c->tick);
     uv_timer_init(&n->loop, &c->meta_timer);
     uv_timer_init(&n->loop, &c->digest_timer);
+    c->timers = 3;
     c->tick.data = c->meta_timer.data = c->digest_timer.data = c;
     build_meta(c);
     rebuild_views(c);
@@ -1073,6 +1172,13 @@ void cluster_leave(node *n)
     gossip_leave(c->g, (int64_t)uv_now(&n->loop));
 }
 
+static void on_timer_closed(uv_handle_t *h)
+{
+    cluster *c = h->data;
+    if (--c->timers == 0)
+        free(c);
+}
+
 void cluster_close_input(node *n)
 {
     cluster *c = n->cl;
@@ -1099,7 +1205,7 @@ void cluster_free(node *n)
     if (c->left && c->npeers)
         nng_msleep(50);
     for (size_t i = 0; i < c->npeers; i++)
-        nng_close(c->peers[i].sock);
+        peer_free(c->peers[i]);
     free(c->peers);
     free(c->routes);
     for (size_t i = 0; i < c->nviews; i++)
@@ -1112,7 +1218,15 @@ void cluster_free(node *n)
         free(p);
     }
     gossip_delete(c->g);
+    c->g = NULL;
     pthread_rwlock_destroy(&c->lock);
-    free(c);
     n->cl = NULL;
+    /* The timers live in c: it goes when the loop has closed them. */
+    if (c->timers) {
+        uv_close((uv_handle_t *)&c->tick, on_timer_closed);
+        uv_close((uv_handle_t *)&c->meta_timer, on_timer_closed);
+        uv_close((uv_handle_t *)&c->digest_timer, on_timer_closed);
+    } else {
+        free(c);
+    }
 }
