@@ -483,6 +483,100 @@ static void reconcile_app(node *n, node_app *a)
     }
 }
 
+/* ---- the directory: actors by name, for lookups ---- */
+
+static bool remote_matches(const member_replica *x, const char *app,
+                           const char *actor);
+
+typedef struct dir_entry {
+    char app[64], actor[64];
+    actor_id *ids;
+    uint32_t nids;
+} dir_entry;
+
+static void dir_free(dir_entry *d, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(d[i].ids);
+    free(d);
+}
+
+static void dir_add(dir_entry *e, actor_id id, uint32_t cap)
+{
+    if (e->ids && e->nids < cap)
+        e->ids[e->nids++] = id;
+}
+
+/* Rebuilds the directory from this node's replicas and the alive
+ * members' reports. */
+static void dir_rebuild(node *n)
+{
+    size_t count = 0;
+    for (node_app *a = n->apps; a; a = a->next)
+        count += a->deleting ? 0 : a->ngroups;
+    dir_entry *d = calloc(count ? count : 1, sizeof *d);
+    if (d == NULL)
+        return; /* the old one stays until the next try */
+    size_t members = cluster_count(n), k = 0;
+    for (node_app *a = n->apps; a; a = a->next) {
+        if (a->deleting)
+            continue;
+        for (size_t i = 0; i < a->ngroups; i++) {
+            const group *g = a->groups[i];
+            dir_entry *e = &d[k++];
+            snprintf(e->app, sizeof e->app, "%s", a->name);
+            snprintf(e->actor, sizeof e->actor, "%s", g->name);
+            uint32_t cap = (uint32_t)g->nreps;
+            for (size_t m = 0; m < members; m++) {
+                const member_view *v = cluster_member(n, m);
+                if (!v->self && cluster_member_alive(v))
+                    cap += (uint32_t)v->nreps;
+            }
+            e->ids = calloc(cap ? cap : 1, sizeof *e->ids);
+            for (size_t r = 0; r < g->nreps; r++)
+                if (g->reps[r].state == REP_RUNNING)
+                    dir_add(e, g->reps[r].id, cap);
+            for (size_t m = 0; m < members; m++) {
+                const member_view *v = cluster_member(n, m);
+                if (v->self || !cluster_member_alive(v))
+                    continue;
+                for (size_t r = 0; r < v->nreps; r++)
+                    if (v->reps[r].running && v->reps[r].id &&
+                        remote_matches(&v->reps[r], a->name, g->name))
+                        dir_add(e, v->reps[r].id, cap);
+            }
+        }
+    }
+    pthread_rwlock_wrlock(&n->dir_lock);
+    dir_entry *old = n->dir;
+    size_t nold = n->ndir;
+    n->dir = d;
+    n->ndir = k;
+    pthread_rwlock_unlock(&n->dir_lock);
+    dir_free(old, nold);
+}
+
+shoal_err apps_directory_lookup(node *n, const char *app, size_t app_len,
+                                const char *actor, size_t actor_len,
+                                actor_id *out)
+{
+    shoal_err err = SHOAL_ENOTFOUND;
+    pthread_rwlock_rdlock(&n->dir_lock);
+    for (size_t i = 0; i < n->ndir; i++) {
+        const dir_entry *e = &n->dir[i];
+        if (strlen(e->app) == app_len && memcmp(e->app, app, app_len) == 0 &&
+            strlen(e->actor) == actor_len &&
+            memcmp(e->actor, actor, actor_len) == 0 && e->nids) {
+            unsigned rr = __atomic_fetch_add(&n->dir_rr, 1, __ATOMIC_RELAXED);
+            *out = e->ids[rr % e->nids];
+            err = SHOAL_OK;
+            break;
+        }
+    }
+    pthread_rwlock_unlock(&n->dir_lock);
+    return err;
+}
+
 void apps_reconcile(node *n)
 {
     node_app *a = n->apps;
@@ -492,6 +586,7 @@ void apps_reconcile(node *n)
         a = next;
     }
     cluster_touch(n);
+    dir_rebuild(n);
 }
 
 /* ---- exits ---- */
@@ -702,6 +797,9 @@ void apps_free(node *n)
         n->apps = a->next;
         free_app(n, a);
     }
+    dir_free(n->dir, n->ndir);
+    n->dir = NULL;
+    n->ndir = 0;
     free(n->tombs);
     n->tombs = NULL;
     n->ntombs = n->captombs = 0;

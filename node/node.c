@@ -129,6 +129,7 @@ int node_run(const node_options *opt)
     n->opt = *opt;
     n->exit_code = 0;
     pthread_mutex_init(&n->events_lock, NULL);
+    pthread_rwlock_init(&n->dir_lock, NULL);
     shoal_errinfo ei = {0};
     shoal_err err;
 
@@ -214,6 +215,7 @@ done:
     external_free(n); /* its handles are closed now */
     logbook_delete(n->logs);
     pthread_mutex_destroy(&n->events_lock);
+    pthread_rwlock_destroy(&n->dir_lock);
     int code = n->exit_code;
     if (code == 0)
         node_log(n, LOG_INFO, "node", NULL, "stopped");

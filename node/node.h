@@ -100,6 +100,12 @@ struct node {
     node_app *apps;         /* a list */
     struct app_tomb *tombs; /* deleted applications' last versions */
     size_t ntombs, captombs;
+    /* The running replicas of every actor in the cluster, by name, for
+     * lookups from worker threads (apps.c rebuilds it on the loop). */
+    pthread_rwlock_t dir_lock;
+    struct dir_entry *dir;
+    size_t ndir;
+    unsigned dir_rr;
     char **loaded_modules; /* hashes added to the runtime */
     size_t nloaded, caploaded;
     bool stopping;
@@ -290,6 +296,11 @@ shoal_err apps_accept(node *n, const app_record *r, char missing[65],
                       shoal_errinfo *ei);
 /* Packs the meta's "apps" and "replicas" key-value pairs (two). */
 void apps_pack_meta(node *n, msgpack_packer *pk);
+/* A running replica of actor `actor` of application `app`, anywhere in the
+ * cluster, round robin. SHOAL_ENOTFOUND. Any thread. */
+shoal_err apps_directory_lookup(node *n, const char *app, size_t app_len,
+                                const char *actor, size_t actor_len,
+                                actor_id *out);
 
 /* ---- ops.c ---- */
 

@@ -132,6 +132,21 @@ shoal_err providers_resolve(void *ctx, actor_id caller, void *caller_tag,
         *out = n->prov->kv_endpoint;
         return SHOAL_OK;
     }
+    /* "APP/ACTOR": an actor of the caller's own application, wherever it
+     * runs in the cluster. */
+    const char *slash = memchr(name, '/', len);
+    if (slash && t) {
+        size_t alen = (size_t)(slash - name);
+        if (strncmp(t->label, name, alen) == 0 && t->label[alen] == '/' &&
+            apps_directory_lookup(n, name, alen, slash + 1, len - alen - 1,
+                                  out) == SHOAL_OK)
+            return SHOAL_OK;
+        node_log(n, LOG_WARN, "links", t->label,
+                 "lookup of \"%.*s\": no running actor of this application "
+                 "by that name",
+                 (int)len, name);
+        return SHOAL_ENOTFOUND;
+    }
     if (providers_tag_link(t, name, len)) {
         actor_id ep = external_endpoint(n, name, len);
         if (ep) {

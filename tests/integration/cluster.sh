@@ -2,16 +2,17 @@
 # Integration test of the cluster: three real shoald processes on loopback
 # ports, driven by the real shoalctl through any of them.
 #
-#   cluster.sh SHOALD SHOALCTL APPS_DIR HELLO_DIR
+#   cluster.sh SHOALD SHOALCTL APPS_DIR HELLO_DIR RELAY_WASM
 #
 # They form a cluster through one seed; an application applied through one
 # node reaches all and its replicas spread; calls and HTTP requests reach
-# replicas on other nodes; scale and delete through any node; kill -9 of a
+# replicas on other nodes; actors call actors of their application by name
+# across nodes; scale and delete through any node; kill -9 of a
 # node: detected, and its replicas run elsewhere within FAILOVER_BOUND_S;
 # restarted, it rejoins and takes its share back; SIGTERM leaves gracefully.
 set -euo pipefail
 
-shoald=$1 shoalctl=$2 apps=$3 hello=$4
+shoald=$1 shoalctl=$2 apps=$3 hello=$4 relay=$5
 . "$(dirname "$0")/lib.sh"
 
 # The bound this test holds failover to (detection plus restart). It is
@@ -133,6 +134,33 @@ for i in $(seq $N); do
   curl -sS --max-time 5 "http://127.0.0.$i:$hport/x" | grep -c "you asked for /x" >/dev/null ||
     fail "GET through node $i (the greeter runs on $greeter_node)"
 done
+
+step "actors call actors of their application by name, across nodes"
+cp "$relay" "$apps/counter.wasm" "$tmp/"
+cat >"$tmp/named.yaml" <<EOF
+apiVersion: shoal/v1
+kind: Application
+metadata:
+  name: named
+spec:
+  actors:
+    - name: counter
+      module: ./counter.wasm
+    - name: relay
+      module: ./relay.wasm
+      replicas: 3
+EOF
+on 1 apply -f "$tmp/named.yaml" >/dev/null || fail "apply named"
+for i in $(seq $N); do wait_complete "$i" 15 named 4; done
+[ "$(nodes_of 1 named relay | sort -u | wc -l)" = 3 ] || fail "relay is not on every node"
+for k in $(seq 6); do
+  got=$(on $(((k - 1) % N + 1)) call named/relay --data '"named/counter"') ||
+    fail "relay call $k"
+  [ "$got" = "$k" ] || fail "relay call $k answered $got"
+done
+[ "$(on 2 call named/relay --data '"demo/counter"')" = '"no such actor"' ] ||
+  fail "an actor looked up another application's actor"
+on 2 delete app named >/dev/null || fail "delete named"
 
 step "scale and delete through any node"
 on 3 scale demo/echo --replicas 5 >/dev/null || fail "scale through node 3"
