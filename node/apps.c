@@ -1283,6 +1283,20 @@ shoal_err apps_accept(node *n, const app_record *r, char missing[65],
     return err;
 }
 
+uint64_t apps_fuel_used(node *n)
+{
+    uint64_t sum = 0;
+    for (node_app *a = n->apps; a; a = a->next)
+        for (size_t i = 0; i < a->ngroups; i++)
+            for (size_t k = 0; k < a->groups[i]->nreps; k++) {
+                actor_info info;
+                const replica *r = &a->groups[i]->reps[k];
+                if (r->id && actor_info_get(n->rt, r->id, &info) == SHOAL_OK)
+                    sum += info.fuel_used;
+            }
+    return sum;
+}
+
 void apps_pack_meta(node *n, msgpack_packer *pk)
 {
     uint32_t count = (uint32_t)n->ntombs, reps = 0;

@@ -94,6 +94,8 @@ struct cluster {
     uv_timer_t tick, meta_timer, digest_timer;
     bool meta_soon;
     bool left;
+    uint64_t fuel_last, fuel_per_s; /* the load figure */
+    int64_t fuel_at_ms;
     unsigned timers; /* initialised and not yet closed */
 
     /* Peers and routes: written on the loop thread under the write lock,
@@ -162,6 +164,8 @@ static void parse_meta(member_view *v, const uint8_t *meta, size_t len)
         v->actors = (uint64_t)x;
     if (api_get_int(root, "memory", &x) && x >= 0)
         v->memory = (uint64_t)x;
+    if (api_get_int(root, "fuel_per_s", &x) && x >= 0)
+        v->fuel_per_s = (uint64_t)x;
     o = api_get(root, "labels");
     if (o && o->type == MSGPACK_OBJECT_MAP && o->via.map.size) {
         v->labels = calloc(o->via.map.size, sizeof *v->labels);
@@ -577,7 +581,18 @@ static void build_meta(cluster *c)
     node *n = c->n;
     api_writer w;
     api_writer_init(&w);
-    msgpack_pack_map(&w.pk, 7);
+    /* Fuel per second over the time since the last meta; a replica that
+     * went away takes its fuel along, hence the floor at zero. */
+    uint64_t fuel = apps_fuel_used(n);
+    int64_t now = (int64_t)uv_now(&n->loop);
+    if (now > c->fuel_at_ms && c->fuel_at_ms)
+        c->fuel_per_s =
+            fuel > c->fuel_last
+                ? (fuel - c->fuel_last) * 1000 / (uint64_t)(now - c->fuel_at_ms)
+                : 0;
+    c->fuel_last = fuel;
+    c->fuel_at_ms = now;
+    msgpack_pack_map(&w.pk, 8);
     api_pack_kv_str(&w.pk, "control", c->control);
     uint32_t cap = n->opt.capacity;
     if (cap == 0)
@@ -592,6 +607,7 @@ static void build_meta(cluster *c)
     }
     api_pack_kv_int(&w.pk, "actors", (int64_t)actor_count(n->rt));
     api_pack_kv_int(&w.pk, "memory", (int64_t)resident_bytes());
+    api_pack_kv_int(&w.pk, "fuel_per_s", (int64_t)c->fuel_per_s);
     apps_pack_meta(n, &w.pk);
     size_t len;
     uint8_t *bytes = api_writer_take(&w, &len);

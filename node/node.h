@@ -225,6 +225,7 @@ typedef struct member_view {
     char (*labels)[2][64];
     size_t nlabels;
     uint64_t actors, memory;
+    uint64_t fuel_per_s; /* fuel its replicas burnt per second, lately */
     int64_t meta_version;
     member_replica *reps;
     size_t nreps;
@@ -294,6 +295,9 @@ bool apps_is_newer(node *n, const char *name, int64_t version,
  * missing filled: a module is not in the store yet. */
 shoal_err apps_accept(node *n, const app_record *r, char missing[65],
                       shoal_errinfo *ei);
+/* Fuel used by this node's replicas since they started (for the load
+ * figures). */
+uint64_t apps_fuel_used(node *n);
 /* Packs the meta's "apps" and "replicas" key-value pairs (two). */
 void apps_pack_meta(node *n, msgpack_packer *pk);
 /* A running replica of actor `actor` of application `app`, anywhere in the

@@ -477,7 +477,7 @@ static void op_node_list(node *n, control_req *req, const msgpack_object *msg)
     msgpack_pack_array(&w.pk, (uint32_t)count);
     for (size_t i = 0; i < count; i++) {
         const member_view *v = cluster_member(n, i);
-        msgpack_pack_map(&w.pk, 10);
+        msgpack_pack_map(&w.pk, 11);
         api_pack_kv_str(&w.pk, "name", v->name);
         api_pack_kv_int(&w.pk, "id", v->node_id);
         api_pack_kv_str(&w.pk, "address", v->control);
@@ -492,6 +492,7 @@ static void op_node_list(node *n, control_req *req, const msgpack_object *msg)
                                 : (int64_t)v->actors);
         api_pack_kv_int(&w.pk, "memory",
                         v->self ? resident_bytes() : (int64_t)v->memory);
+        api_pack_kv_int(&w.pk, "fuel_per_s", (int64_t)v->fuel_per_s);
         api_pack_str(&w.pk, "labels");
         msgpack_pack_map(&w.pk, (uint32_t)v->nlabels);
         for (size_t k = 0; k < v->nlabels; k++) {
