@@ -774,6 +774,16 @@ static bool do_call(comp *c, const wasm_functype *t, bool indirect,
             c->code[at + 1].s.b = b;
             c->code[at + 2].s.a = idx_off;
             c->code[at + 2].s.b = home_off(c, first);
+        } else if (a >= c->m->nimported_funcs) {
+            /* The module's own function: its compiled code is known now
+             * (the array does not move), so the call need not look up the
+             * instance's function object, a cache line per callee. */
+            at = emit(c, c->metering ? OP_CALL_OWN_M : OP_CALL_OWN, 2);
+            if (at == SIZE_MAX)
+                return false;
+            c->code[at + 1].s.a = a - c->m->nimported_funcs;
+            c->code[at + 1].s.b = home_off(c, first);
+            c->code[at + 2].h = &c->m->cfuncs[a - c->m->nimported_funcs];
         } else {
             at = emit(c, c->metering ? OP_CALL_M : OP_CALL, 1);
             if (at == SIZE_MAX)

@@ -1,5 +1,6 @@
 /* Stores, runtime objects and instantiation: linking imports, allocating
  * memories, tables and globals, and applying active segments. */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -35,6 +36,19 @@ void *wasm__store_zalloc(wasm_store *s, size_t size, bool *in_block)
     if (in_block)
         *in_block = false;
     return calloc(1, size ? size : 1);
+}
+
+#define CACHE_LINE 64u
+
+void wasm__store_align_line(wasm_store *s, size_t lead)
+{
+    if (s->block == NULL)
+        return;
+    s->block_wanted += CACHE_LINE - BLOCK_ALIGN;
+    uintptr_t at = (uintptr_t)s->block_next + lead;
+    size_t pad = (size_t)(-at & (CACHE_LINE - 1));
+    if (pad <= (size_t)(s->block_end - s->block_next))
+        s->block_next += pad;
 }
 
 static bool block_holds(const wasm_store *s, const void *p)
@@ -112,10 +126,12 @@ static const wasm_memory_provider mmap_provider = {
 static void instance_release(wasm_instance *inst)
 {
     const wasm_store *s = inst->s;
+    memory_release(&inst->own_mem0);
     store_free(s, inst->funcs);
     store_free(s, inst->tables);
     store_free(s, inst->mems);
     store_free(s, inst->globals);
+    store_free(s, inst->own_globals);
     store_free(s, inst->own_funcs);
     store_free(s, inst->elem_dropped);
     store_free(s, inst->data_dropped);
@@ -331,6 +347,18 @@ wasm_memory *wasm_memory_new(wasm_store *s, uint32_t min, bool has_max,
     return mem;
 }
 
+/* Makes memory i of inst's module (not imported) in mem, which the
+ * instance or the store releases; false when out of memory. */
+static bool own_memory_init(wasm_store *s, wasm_memory *mem,
+                            const wasm_limits_decl *l)
+{
+    if (!memory_init(mem, &s->memp, l->min,
+                     mem_cap(s, l->has_max, l->max)))
+        return false;
+    mem->has_max = l->has_max;
+    return true;
+}
+
 uint8_t *wasm_memory_data(const wasm_memory *mem)
 {
     return mem->data;
@@ -533,6 +561,7 @@ shoal_err wasm_instantiate(wasm_store *s, wasm_module *m,
         return shoal_errinfo_set(ei, SHOAL_EUNLINKABLE, SIZE_MAX,
                                  "module has %u imports, %u given",
                                  m->nimports, nimports);
+    wasm__store_align_line(s, offsetof(store_obj, payload));
     wasm_instance *inst = store_alloc(s, OBJ_INSTANCE, sizeof *inst);
     if (inst == NULL)
         return shoal_errinfo_set(ei, SHOAL_ENOMEM, SIZE_MAX, "out of memory");
@@ -540,15 +569,20 @@ shoal_err wasm_instantiate(wasm_store *s, wasm_module *m,
     inst->s = s;
     inst->mem0 = &inst->no_memory;
     uint32_t ndef = m->nfuncs - m->nimported_funcs;
+    /* The globals' pointers and the module's own globals side by side: a
+     * global.get reads both. */
+    inst->globals = zalloc(s, m->nglobals, sizeof *inst->globals);
+    inst->own_globals = zalloc(s, m->nglobals - m->nimported_globals,
+                               sizeof *inst->own_globals);
     inst->funcs = zalloc(s, m->nfuncs, sizeof *inst->funcs);
     inst->own_funcs = zalloc(s, ndef, sizeof *inst->own_funcs);
     inst->tables = zalloc(s, m->ntables, sizeof *inst->tables);
     inst->mems = zalloc(s, m->nmems, sizeof *inst->mems);
-    inst->globals = zalloc(s, m->nglobals, sizeof *inst->globals);
     inst->elem_dropped = zalloc(s, m->nelems, 1);
     inst->data_dropped = zalloc(s, m->ndatas, 1);
     if (!inst->funcs || !inst->own_funcs || !inst->tables || !inst->mems ||
-        !inst->globals || !inst->elem_dropped || !inst->data_dropped)
+        !inst->globals || !inst->own_globals || !inst->elem_dropped ||
+        !inst->data_dropped)
         return shoal_errinfo_set(ei, SHOAL_ENOMEM, SIZE_MAX, "out of memory");
 
     shoal_err err = link_imports(m, inst, imports, ei);
@@ -582,7 +616,12 @@ shoal_err wasm_instantiate(wasm_store *s, wasm_module *m,
                                      "memory %u of %u pages exceeds the limit "
                                      "of %u pages",
                                      i, l->min, s->limits.max_memory_pages);
-        inst->mems[i] = wasm_memory_new(s, l->min, l->has_max, l->max);
+        if (i == 0) {
+            if (own_memory_init(s, &inst->own_mem0, l))
+                inst->mems[0] = &inst->own_mem0;
+        } else {
+            inst->mems[i] = wasm_memory_new(s, l->min, l->has_max, l->max);
+        }
         if (inst->mems[i] == NULL)
             return shoal_errinfo_set(ei, SHOAL_ENOMEM, SIZE_MAX,
                                      "out of memory for memory %u", i);
@@ -591,13 +630,12 @@ shoal_err wasm_instantiate(wasm_store *s, wasm_module *m,
         inst->mem0 = inst->mems[0];
     for (uint32_t i = m->nimported_globals; i < m->nglobals; i++) {
         const globaltype *gt = &m->globals[i];
-        uint64_t v =
-            wasm__eval_const(inst, &m->global_init[i - m->nimported_globals]);
-        inst->globals[i] =
-            wasm_global_new(s, (wasm_valtype)gt->type, gt->mut, v);
-        if (inst->globals[i] == NULL)
-            return shoal_errinfo_set(ei, SHOAL_ENOMEM, SIZE_MAX,
-                                     "out of memory");
+        uint32_t own = i - m->nimported_globals;
+        wasm_global *g = &inst->own_globals[own];
+        g->type = gt->type;
+        g->mut = gt->mut;
+        g->value = wasm__eval_const(inst, &m->global_init[own]);
+        inst->globals[i] = g;
     }
 
     /* Active segments, in order: elements, then data. Bounds are checked

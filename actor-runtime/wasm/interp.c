@@ -146,6 +146,7 @@ static wasm_status interp(wasm_exec *x, interp_tables *tables)
 
     /* Shared call sequence state. */
     wasm_func *callee;
+    const cfunc *callee_cf;
     uint64_t *nfp;
     bool metered;
 
@@ -245,6 +246,18 @@ L_CALL_M:
     ip += 2;
     goto do_call;
 
+L_CALL_OWN:
+    metered = false;
+    goto do_call_own;
+L_CALL_OWN_M:
+    metered = true;
+do_call_own:
+    callee = &inst->own_funcs[ip[1].s.a];
+    callee_cf = ip[2].h;
+    nfp = (uint64_t *)SP(ip[1].s.b);
+    ip += 3;
+    goto do_wasm_call;
+
 L_CALL_INDIRECT:
     metered = false;
     goto do_call_indirect;
@@ -266,8 +279,15 @@ do_call_indirect: {
 do_call:
     if (callee->host)
         goto do_host_call;
+    callee_cf = callee->cf;
+    if (callee->inst != inst) {
+        inst = callee->inst;
+        mem = inst->mem0->data;
+        memsize = inst->mem0->size;
+    }
+do_wasm_call: /* callee is a function of inst, compiled as callee_cf */
     {
-        const cfunc *cf = callee->cf;
+        const cfunc *cf = callee_cf;
         if (__builtin_expect(x->depth >= x->frames_cap ||
                                  nfp + cf->frame_slots > x->stack_end,
                              0)) {
@@ -276,11 +296,6 @@ do_call:
         }
         x->frames[x->depth++] = (frame){.ip = ip, .fp = fp, .func = func};
         fp = nfp;
-        if (callee->inst != inst) {
-            inst = callee->inst;
-            mem = inst->mem0->data;
-            memsize = inst->mem0->size;
-        }
         func = callee;
         if (cf->nlocals)
             memset(fp + cf->type->nparams, 0, (size_t)cf->nlocals * 8);
@@ -594,11 +609,13 @@ wasm_exec *wasm_exec_new(wasm_store *s)
     size_t slots = x->max_slots < INITIAL_SLOTS ? x->max_slots : INITIAL_SLOTS;
     x->frames_cap = x->max_depth < INITIAL_FRAMES ? x->max_depth
                                                   : INITIAL_FRAMES;
-    x->stack =
-        wasm__store_zalloc(s, slots * sizeof *x->stack, &x->stack_in_block);
     x->frames = wasm__store_zalloc(s, x->frames_cap * sizeof *x->frames,
                                    &x->frames_in_block);
-    if (x->stack == NULL || x->frames == NULL) {
+    x->stack =
+        wasm__store_zalloc(s, slots * sizeof *x->stack, &x->stack_in_block);
+    x->trap_detail =
+        wasm__store_zalloc(s, WASM_TRAP_DETAIL_MAX, &x->detail_in_block);
+    if (x->stack == NULL || x->frames == NULL || x->trap_detail == NULL) {
         wasm_exec_delete(x);
         return NULL;
     }
@@ -670,6 +687,8 @@ void wasm_exec_delete(wasm_exec *x)
         free(x->stack);
     if (!x->frames_in_block)
         free(x->frames);
+    if (!x->detail_in_block)
+        free(x->trap_detail);
     if (!x->self_in_block)
         free(x);
 }
@@ -685,15 +704,18 @@ shoal_err wasm_exec_call(wasm_exec *x, wasm_func *f, const uint64_t *args,
                                                          : f->type->nresults;
     if (!f->host)
         need = f->cf->frame_slots;
-    uint64_t *base = x->stack;
     x->depth = 0;
-    if (!wasm__exec_reserve(x, &base, NULL, need))
-        return SHOAL_ELIMIT;
+    /* The first frame record always exists (frames_cap is at least 1). */
+    if (need > (size_t)(x->stack_end - x->stack)) {
+        uint64_t *base = x->stack;
+        if (!wasm__exec_reserve(x, &base, NULL, need))
+            return SHOAL_ELIMIT;
+    }
     if (nargs)
         memcpy(x->stack, args, nargs * sizeof *args);
     x->entry = f;
     x->trap = WASM_TRAP_NONE;
-    x->trap_detail[0] = '\0';
+    x->has_detail = false;
     x->exit_code = 0;
     x->nresults = f->type->nresults;
     x->fp = x->stack;
@@ -821,7 +843,7 @@ wasm_trap wasm_exec_trap(const wasm_exec *x)
 
 const char *wasm_exec_trap_detail(const wasm_exec *x)
 {
-    return x->trap_detail[0] ? x->trap_detail : wasm_trap_message(x->trap);
+    return x->has_detail ? x->trap_detail : wasm_trap_message(x->trap);
 }
 
 int32_t wasm_exec_exit_code(const wasm_exec *x)
@@ -832,15 +854,17 @@ int32_t wasm_exec_exit_code(const wasm_exec *x)
 void wasm_exec_set_host_trap(wasm_exec *x, const char *msg)
 {
     x->trap = WASM_TRAP_HOST;
-    snprintf(x->trap_detail, sizeof x->trap_detail, "%s", msg ? msg : "");
+    snprintf(x->trap_detail, WASM_TRAP_DETAIL_MAX, "%s", msg ? msg : "");
+    x->has_detail = x->trap_detail[0] != '\0';
 }
 
 void wasm_exec_set_exit(wasm_exec *x, int32_t code)
 {
     x->trap = WASM_TRAP_EXIT;
     x->exit_code = code;
-    snprintf(x->trap_detail, sizeof x->trap_detail, "exit code %d",
+    snprintf(x->trap_detail, WASM_TRAP_DETAIL_MAX, "exit code %d",
              (int)code);
+    x->has_detail = true;
 }
 
 wasm_memory *wasm_exec_caller_memory(const wasm_exec *x)

@@ -228,6 +228,8 @@
     X(RETURN1)         /* [src|-]: fp[0] = src, then return */                 \
     X(CALL)            /* [func|frame] */                                      \
     X(CALL_M)          /* [func|frame] */                                      \
+    X(CALL_OWN)        /* [own index|frame][cfunc]: a function of the module */\
+    X(CALL_OWN_M)      /* [own index|frame][cfunc] */                          \
     X(CALL_INDIRECT)   /* [type|table][idx|frame] */                           \
     X(CALL_INDIRECT_M) /* [type|table][idx|frame] */                           \
     X(SELECT)          /* [dst|cond][a|b] */                                   \

@@ -205,18 +205,24 @@ struct wasm_global {
     bool mut;
 };
 
+/* What the interpreter reads on every message an actor takes comes first:
+ * an instance's own memory 0 (the usual case) is a record inside it rather
+ * than an object of its own, so entering the code reaches the memory's base
+ * and size without another cache line. */
 struct wasm_instance {
     wasm_module *m;
-    wasm_store *s;
     wasm_func **funcs;
+    wasm_global **globals;
+    wasm_func *own_funcs;
+    wasm_memory *mem0; /* mems[0], own_mem0 or no_memory: never NULL */
+    wasm_memory own_mem0; /* memory 0 when the module defines it */
+    wasm_store *s;
     wasm_table **tables;
     wasm_memory **mems;
-    wasm_global **globals;
-    wasm_memory *mem0; /* mems[0], or no_memory: never NULL */
-    wasm_memory no_memory;
-    wasm_func *own_funcs;
+    wasm_global *own_globals; /* the module's own globals, in one array */
     uint8_t *elem_dropped;
     uint8_t *data_dropped;
+    wasm_memory no_memory;
 };
 
 /* Allocation list of a store: everything is freed with it. */
@@ -247,35 +253,42 @@ typedef enum exec_state {
     EXEC_TRAPPED,
 } exec_state;
 
+/* The fields a call and a run touch come first, in two cache lines, so
+ * that an exec that starts a call after thousands of others (an actor
+ * taking a message) misses the cache on as few lines as possible; its first
+ * frame records and stack slots follow it in the store's block. The trap
+ * message, written only when a host function traps, is a buffer apart. */
+#define WASM_TRAP_DETAIL_MAX 200
 struct wasm_exec {
-    wasm_store *s;
-    /* Which parts were carved from the store's block (and are not freed). */
-    bool self_in_block, stack_in_block, frames_in_block;
+    exec_state state;
+    uint32_t depth;
+    frame *frames;   /* grows on demand up to max_depth */
     uint64_t *stack; /* grows on demand up to max_slots */
     uint64_t *stack_end;
-    size_t max_slots;
-    frame *frames; /* grows on demand up to max_depth */
-    uint32_t depth, max_depth, frames_cap;
-    exec_state state;
 
     /* Saved registers of a stopped run. */
     const cell *ip;
     uint64_t *fp;
     wasm_func *func;
-
     int64_t fuel;
+
     uint64_t fuel_used;
-
-    wasm_func *entry;        /* the called function */
-    bool entry_pending;      /* its entry fuel is not charged yet */
+    wasm_func *entry;   /* the called function */
+    bool entry_pending; /* its entry fuel is not charged yet */
+    bool has_detail;    /* trap_detail holds this call's trap message */
     uint32_t nresults;
-    uint64_t *host_slots;    /* of a suspended host call */
-    wasm_func *host_func;
-
     wasm_trap trap;
     int32_t exit_code;
-    char trap_detail[200];
     void *userdata;
+    uint64_t *host_slots; /* of a suspended host call */
+    wasm_func *host_func;
+    uint32_t max_depth, frames_cap;
+
+    wasm_store *s;
+    size_t max_slots;
+    char *trap_detail; /* WASM_TRAP_DETAIL_MAX bytes */
+    /* Which parts were carved from the store's block (and are not freed). */
+    bool self_in_block, stack_in_block, frames_in_block, detail_in_block;
 };
 
 /* ---- shared helpers ---- */
@@ -308,6 +321,12 @@ bool wasm__exec_reserve(wasm_exec *x, uint64_t **fp_slot, uint64_t **other,
  * else from calloc; *in_block (may be NULL) says which. NULL when out of
  * memory. */
 void *wasm__store_zalloc(wasm_store *s, size_t size, bool *in_block);
+/* Makes the next wasm__store_zalloc from s's block start lead bytes before
+ * a cache line (lead a multiple of 16, below 64), so that an object whose
+ * hot fields fit in a line or two touches no more; counts the most padding
+ * this can take in wasm_store_block_wanted, so that the figure does not
+ * depend on where a block lies. */
+void wasm__store_align_line(wasm_store *s, size_t lead);
 int64_t wasm__memory_grow(wasm_memory *mem, uint32_t delta);
 int64_t wasm__table_grow(wasm_table *t, uint32_t delta, uint64_t init);
 
