@@ -418,6 +418,44 @@ static void test_trailing_and_bad_bytes(void **state)
     assert_int_equal(msg_validate(NULL, 1, &ei), SHOAL_EINVAL);
 }
 
+/* Every first byte with up to 10 bytes after it (zeros, then 0x01s):
+ * msg_validate accepts exactly what msgpack_unpack_next reads whole, with
+ * nothing left over. Single values whose first byte gives their size skip
+ * the parser; this checks that the shortcut agrees with it, and that a
+ * truncated or overlong one still gets the parser's error. */
+static void test_short_inputs_agree_with_msgpack_c(void **state)
+{
+    (void)state;
+    for (int fill = 0; fill <= 1; fill++) {
+        for (unsigned b = 0; b < 256; b++) {
+            /* An array 32 or map 32 of 0x01010101 elements would have
+             * msgpack-c allocate gigabytes before it finds the input
+             * short (test_huge_counts checks that msg.c does not). */
+            if (fill && (b == 0xdd || b == 0xdf))
+                continue;
+            for (size_t len = 1; len <= 11; len++) {
+                uint8_t buf[11];
+                memset(buf, fill, sizeof buf);
+                buf[0] = (uint8_t)b;
+                msgpack_unpacked u;
+                msgpack_unpacked_init(&u);
+                size_t off = 0;
+                msgpack_unpack_return r =
+                    msgpack_unpack_next(&u, (const char *)buf, len, &off);
+                msgpack_unpacked_destroy(&u);
+                bool whole = r == MSGPACK_UNPACK_SUCCESS && off == len;
+                shoal_errinfo ei;
+                shoal_err err = msg_validate(buf, len, &ei);
+                if (whole != (err == SHOAL_OK))
+                    fail_msg("first byte 0x%02x, %zu bytes of %d: msgpack-c "
+                             "%s, msg_validate %s",
+                             b, len, fill, whole ? "whole" : "not whole",
+                             shoal_err_name(err));
+            }
+        }
+    }
+}
+
 /* Headers announcing far more than the input holds are refused as
  * truncated, and nothing is allocated for them. */
 static void test_huge_counts(void **state)
@@ -1247,6 +1285,7 @@ int main(void)
         cmocka_unit_test(test_truncations),
         cmocka_unit_test(test_depth),
         cmocka_unit_test(test_trailing_and_bad_bytes),
+        cmocka_unit_test(test_short_inputs_agree_with_msgpack_c),
         cmocka_unit_test(test_huge_counts),
         cmocka_unit_test(test_size_limit),
         cmocka_unit_test(test_msg_new),
