@@ -599,7 +599,11 @@ const cell *wasm__halt_code(void)
 wasm_exec *wasm_exec_new(wasm_store *s)
 {
     bool self_in_block;
-    wasm_exec *x = wasm__store_zalloc(s, sizeof *x, &self_in_block);
+    /* In a block, the exec starts a cache line and its first frame records
+     * start the line after its last (rather than straddling two). */
+    wasm__store_align_line(s, 0);
+    wasm_exec *x = wasm__store_zalloc(s, (sizeof *x + 63) & ~(size_t)63,
+                                      &self_in_block);
     if (x == NULL)
         return NULL;
     x->s = s;
