@@ -371,7 +371,7 @@ static shoal_err read_app(sqlite3_stmt *s, store_app *out)
     return SHOAL_OK;
 }
 
-#define APP_COLUMNS \
+#define APP_COLUMNS                                                            \
     "name, version, manifest, file, spec, updated_ms, origin, deleted"
 
 shoal_err store_app_get(node_store *st, const char *name, store_app *out)
