@@ -14,7 +14,10 @@
  *        updated_ms, manifest, file, spec};
  *   'A'  a request for a record {from, name};
  *   'q'  a request for a module {from, hash};
- *   'Q'  a module {hash, bytes}.
+ *   'Q'  a module {hash, bytes};
+ *   'l'  a request for log lines {from, id, app, actor, tail};
+ *   'L'  log lines {id, lines, next} (lines as the logs operation has
+ *        them).
  * Actor messages are delivered on NNG's thread straight into the runtime;
  * everything else runs on the node's loop thread. */
 #include "node.h"
@@ -37,6 +40,8 @@ enum {
     WIRE_APP_ASK = 'A',
     WIRE_MODULE_ASK = 'q',
     WIRE_MODULE = 'Q',
+    WIRE_LOGS_ASK = 'l',
+    WIRE_LOGS = 'L',
 };
 #define WIRE_MSG_HEADER 27 /* version, type, from, to, kind, corr */
 /* Frames bigger than this are refused (a module is one frame). */
@@ -897,6 +902,88 @@ static void on_app_ask(cluster *c, const uint8_t *body, size_t len)
         send_record(c, from, &r);
 }
 
+/* ---- log lines of other members ---- */
+
+size_t cluster_logs_ask(node *n, const char *app, const char *actor,
+                        uint32_t tail, uint64_t id)
+{
+    cluster *c = n->cl;
+    if (c == NULL || !c->wired)
+        return 0;
+    refresh(c);
+    size_t asked = 0;
+    for (size_t i = 0; i < c->nviews; i++) {
+        const member_view *v = &c->views[i];
+        bool runs = false;
+        for (size_t k = 0; k < v->nreps && !runs; k++)
+            runs = strcmp(v->reps[k].app, app) == 0 &&
+                   strcmp(v->reps[k].actor, actor) == 0;
+        if (v->self || !cluster_member_alive(v) || !runs)
+            continue;
+        api_writer w;
+        api_writer_init(&w);
+        msgpack_pack_map(&w.pk, 5);
+        api_pack_kv_str(&w.pk, "from", c->addr);
+        api_pack_kv_int(&w.pk, "id", (int64_t)id);
+        api_pack_kv_str(&w.pk, "app", app);
+        api_pack_kv_str(&w.pk, "actor", actor);
+        api_pack_kv_int(&w.pk, "tail", tail);
+        size_t len;
+        uint8_t *b = api_writer_take(&w, &len);
+        if (b) {
+            send_bytes(c, v->addr, WIRE_LOGS_ASK, b, len);
+            asked++;
+        }
+        free(b);
+        api_writer_free(&w);
+    }
+    return asked;
+}
+
+static void on_logs_ask(cluster *c, const uint8_t *body, size_t len)
+{
+    node *n = c->n;
+    api_msg m;
+    if (api_parse(body, len, &m, NULL) != SHOAL_OK)
+        return;
+    char from[GOSSIP_ADDR_MAX], app[64], actor[64];
+    int64_t id = 0, tail = 100;
+    copy_str(from, sizeof from, api_get(m.root, "from"));
+    copy_str(app, sizeof app, api_get(m.root, "app"));
+    copy_str(actor, sizeof actor, api_get(m.root, "actor"));
+    bool ok = api_get_int(m.root, "id", &id) &&
+              api_get_int(m.root, "tail", &tail) && tail >= 0 && from[0];
+    api_msg_free(&m);
+    log_ring *ring = ok ? apps_ring(n, app, actor) : NULL;
+    if (ring == NULL)
+        return; /* the asker's wait ends by its timer */
+    api_writer w;
+    api_writer_init(&w);
+    msgpack_pack_map(&w.pk, 3);
+    api_pack_kv_int(&w.pk, "id", id);
+    logbook_pack(n->logs, ring, 0,
+                 tail > UINT32_MAX ? UINT32_MAX : (uint32_t)tail, &w.pk);
+    size_t out;
+    uint8_t *b = api_writer_take(&w, &out);
+    if (b)
+        send_bytes(c, from, WIRE_LOGS, b, out);
+    free(b);
+    api_writer_free(&w);
+}
+
+static void on_logs(cluster *c, const uint8_t *body, size_t len)
+{
+    api_msg m;
+    int64_t id;
+    if (api_parse(body, len, &m, NULL) != SHOAL_OK)
+        return;
+    const msgpack_object *lines = api_get(m.root, "lines");
+    if (api_get_int(m.root, "id", &id) && lines &&
+        lines->type == MSGPACK_OBJECT_ARRAY)
+        ops_logs_from_member(c->n, (uint64_t)id, lines);
+    api_msg_free(&m);
+}
+
 static int stamp_cmp(int64_t v1, const char *o1, int64_t v2, const char *o2)
 {
     if (v1 != v2)
@@ -986,6 +1073,12 @@ static void on_wire_event(node *n, node_event *ev)
             break;
         case WIRE_MODULE_ASK:
             on_module_ask(c, e->frame + 2, e->len - 2);
+            break;
+        case WIRE_LOGS_ASK:
+            on_logs_ask(c, e->frame + 2, e->len - 2);
+            break;
+        case WIRE_LOGS:
+            on_logs(c, e->frame + 2, e->len - 2);
             break;
         case WIRE_MODULE:
             on_module(c, e->frame + 2, e->len - 2);

@@ -110,6 +110,7 @@ static void shut_down(node *n)
         n->rt = NULL;
     }
     run_events(n);
+    ops_free(n);
     cluster_free(n);
     control_free(n);
     providers_free(n);

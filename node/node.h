@@ -94,6 +94,8 @@ struct node {
     providers *prov;
     ext_provider *externals; /* a list */
     cluster *cl;
+    struct logs_gather *gathers; /* logs requests waiting for members */
+    uint64_t next_gather;
     logbook *logs;
     uv_timer_t drain_timer; /* shutting down: waits for handlers */
     int64_t drain_deadline_ms;
@@ -264,6 +266,11 @@ void cluster_touch(node *n);
 void cluster_app_changed(node *n, const char *app);
 /* The runtime's remote callback (any thread). */
 shoal_err cluster_remote(void *ctx, const actor_remote_msg *m);
+/* Asks the alive members that run replicas of app/actor for their last
+ * tail log lines; their answers go to ops_logs_from_member with id.
+ * Returns how many were asked. */
+size_t cluster_logs_ask(node *n, const char *app, const char *actor,
+                        uint32_t tail, uint64_t id);
 
 /* ---- apps.c, for the cluster ---- */
 
@@ -310,6 +317,11 @@ shoal_err apps_directory_lookup(node *n, const char *app, size_t app_len,
 
 /* Handles one decoded request; replies now or later (call). */
 void ops_handle(node *n, control_req *req, const msgpack_object *msg);
+/* Drops the logs requests still waiting (shutting down). */
+void ops_free(node *n);
+/* Log lines (an array as the logs reply has it) another member sent for
+ * the logs request id. */
+void ops_logs_from_member(node *n, uint64_t id, const msgpack_object *lines);
 
 /* ---- apps.c ---- */
 

@@ -335,6 +335,166 @@ static void op_scale(node *n, control_req *req, const msgpack_object *msg)
     reply_with(req, &w);
 }
 
+/* ---- logs from the whole cluster ---- */
+
+/* How long a logs request waits for the other members' lines. */
+#define LOGS_GATHER_MS 300
+
+typedef struct gathered_line {
+    int64_t time_ms;
+    size_t order; /* arrival, to keep equal times in order */
+    size_t off, len;
+} gathered_line;
+
+typedef struct logs_gather {
+    node *n;
+    control_req *req;
+    uint64_t id;
+    size_t waiting;
+    uint32_t tail;
+    int64_t next; /* this node's cursor, for following */
+    uv_timer_t timer;
+    msgpack_sbuffer bytes; /* the lines' msgpack, one after another */
+    gathered_line *lines;
+    size_t nlines, caplines;
+    struct logs_gather *next_gather;
+} logs_gather;
+
+static void gather_lines(logs_gather *g, const msgpack_object *lines)
+{
+    for (uint32_t i = 0; i < lines->via.array.size; i++) {
+        const msgpack_object *l = &lines->via.array.ptr[i];
+        int64_t t;
+        if (l->type != MSGPACK_OBJECT_MAP || !api_get_int(l, "time_ms", &t))
+            continue;
+        if (g->nlines == g->caplines) {
+            size_t cap = g->caplines ? g->caplines * 2 : 64;
+            gathered_line *nl = realloc(g->lines, cap * sizeof *nl);
+            if (nl == NULL)
+                return;
+            g->lines = nl;
+            g->caplines = cap;
+        }
+        msgpack_packer pk;
+        msgpack_packer_init(&pk, &g->bytes, msgpack_sbuffer_write);
+        size_t off = g->bytes.size;
+        msgpack_pack_object(&pk, *l);
+        g->lines[g->nlines] = (gathered_line){.time_ms = t,
+                                              .order = g->nlines,
+                                              .off = off,
+                                              .len = g->bytes.size - off};
+        g->nlines++;
+    }
+}
+
+static int line_cmp(const void *a, const void *b)
+{
+    const gathered_line *x = a, *y = b;
+    if (x->time_ms != y->time_ms)
+        return x->time_ms < y->time_ms ? -1 : 1;
+    return x->order < y->order ? -1 : x->order > y->order;
+}
+
+static void on_gather_closed(uv_handle_t *h)
+{
+    logs_gather *g = h->data;
+    msgpack_sbuffer_destroy(&g->bytes);
+    free(g->lines);
+    free(g);
+}
+
+/* Answers the request with the lines gathered, by time, the last tail. */
+static void gather_finish(logs_gather *g)
+{
+    node *n = g->n;
+    for (logs_gather **p = &n->gathers; *p; p = &(*p)->next_gather)
+        if (*p == g) {
+            *p = g->next_gather;
+            break;
+        }
+    qsort(g->lines, g->nlines, sizeof *g->lines, line_cmp);
+    size_t first = g->nlines > g->tail ? g->nlines - g->tail : 0;
+    api_writer w;
+    api_writer_init(&w);
+    api_pack_ok(&w.pk, 2);
+    api_pack_str(&w.pk, "lines");
+    msgpack_pack_array(&w.pk, (uint32_t)(g->nlines - first));
+    for (size_t i = first; i < g->nlines; i++)
+        w.pk.callback(w.pk.data, g->bytes.data + g->lines[i].off,
+                      g->lines[i].len);
+    api_pack_kv_int(&w.pk, "next", g->next);
+    reply_with(g->req, &w);
+    uv_timer_stop(&g->timer);
+    uv_close((uv_handle_t *)&g->timer, on_gather_closed);
+}
+
+static void on_gather_timeout(uv_timer_t *t)
+{
+    gather_finish(t->data);
+}
+
+void ops_free(node *n)
+{
+    while (n->gathers) {
+        logs_gather *g = n->gathers;
+        n->gathers = g->next_gather;
+        uv_timer_stop(&g->timer);
+        uv_close((uv_handle_t *)&g->timer, on_gather_closed);
+    }
+}
+
+void ops_logs_from_member(node *n, uint64_t id, const msgpack_object *lines)
+{
+    for (logs_gather *g = n->gathers; g; g = g->next_gather)
+        if (g->id == id) {
+            gather_lines(g, lines);
+            if (--g->waiting == 0)
+                gather_finish(g);
+            return;
+        }
+}
+
+/* Starts gathering the last tail lines of app/actor from this node's ring
+ * and the members that run its replicas; false when no other member
+ * does (then the caller answers at once). */
+static bool logs_gather_start(node *n, control_req *req, log_ring *ring,
+                              const char *app, const char *actor, uint32_t tail)
+{
+    logs_gather *g = calloc(1, sizeof *g);
+    if (g == NULL)
+        return false;
+    g->id = ++n->next_gather;
+    g->waiting = cluster_logs_ask(n, app, actor, tail, g->id);
+    if (g->waiting == 0) {
+        free(g);
+        return false;
+    }
+    g->n = n;
+    g->req = req;
+    g->tail = tail;
+    msgpack_sbuffer_init(&g->bytes);
+    /* This node's lines, through the same packing as a plain reply. */
+    api_writer w;
+    api_writer_init(&w);
+    msgpack_pack_map(&w.pk, 2);
+    logbook_pack(n->logs, ring, 0, tail, &w.pk);
+    api_msg m;
+    if (api_parse(w.buf.data, w.buf.size, &m, NULL) == SHOAL_OK) {
+        const msgpack_object *lines = api_get(m.root, "lines");
+        if (lines && lines->type == MSGPACK_OBJECT_ARRAY)
+            gather_lines(g, lines);
+        api_get_int(m.root, "next", &g->next);
+        api_msg_free(&m);
+    }
+    api_writer_free(&w);
+    uv_timer_init(&n->loop, &g->timer);
+    g->timer.data = g;
+    uv_timer_start(&g->timer, on_gather_timeout, LOGS_GATHER_MS, 0);
+    g->next_gather = n->gathers;
+    n->gathers = g;
+    return true;
+}
+
 static void op_logs(node *n, control_req *req, const msgpack_object *msg)
 {
     char app[64], actor[64];
@@ -356,11 +516,15 @@ static void op_logs(node *n, control_req *req, const msgpack_object *msg)
         control_reply_error(req, SHOAL_ENOTFOUND, "no actor %s/%s", app, actor);
         return;
     }
+    uint32_t t = tail > UINT32_MAX ? UINT32_MAX : (uint32_t)tail;
+    /* The last lines (no "after") come from every node that runs a
+     * replica; following ("after") reads this node's. */
+    if (!has_after && logs_gather_start(n, req, ring, app, actor, t))
+        return;
     api_writer w;
     api_writer_init(&w);
     api_pack_ok(&w.pk, 2);
-    logbook_pack(n->logs, ring, (uint64_t)after,
-                 tail > UINT32_MAX ? UINT32_MAX : (uint32_t)tail, &w.pk);
+    logbook_pack(n->logs, ring, (uint64_t)after, t, &w.pk);
     reply_with(req, &w);
 }
 

@@ -122,6 +122,13 @@ for _ in $(seq 6); do
   [ "$(on 1 call demo/echo --data '"hi"')" = '"hi"' ] || fail "echo through node 1"
 done
 
+step "logs through a node that does not run the actor"
+for i in $(seq $N); do
+  [ "${name[$i]}" = "$(nodes_of 1 demo counter)" ] || elsewhere=$i
+done
+on "$elsewhere" logs demo/counter | grep -c "counter: ready" >/dev/null ||
+  fail "logs of demo/counter through node $elsewhere"
+
 step "HTTP through every node reaches replicas on the others"
 cp "$hello"/greeter.wasm "$hello"/visits.wasm "$tmp/"
 sed "s/127.0.0.1:8080/127.0.0.1:$hport/; s/replicas: 2/replicas: 1/" \
