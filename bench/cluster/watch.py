@@ -317,17 +317,19 @@ def cmd_rally(args):
     deadline = time.time_ns() + int(timeout * 1e9)
     while True:
         exits = [find(e, "exited") for e in ends]
+        for (_, msg), e in zip(exits, ends):
+            if msg is not None and msg != "exited (normal)":
+                die("%s %s" % (e.split(":")[2], msg))
         if all(ns is not None for ns, _ in exits):
             break
         if time.time_ns() > deadline:
-            die("the rally did not end within %.0f s" % timeout)
+            die("the rally did not end within %.0f s; exited: %s" %
+                (timeout, [e.split(":")[2] for (ns, _), e in zip(exits, ends)
+                           if ns is not None]))
         time.sleep(0.05)
     start, _ = find(starts[0], "started as")
     if start is None:
         die("no start line for " + starts[0])
-    for _, msg in exits:
-        if msg != "exited (normal)":
-            die("an actor of the rally " + msg)
     print("rally_ms %s" % ms(max(ns for ns, _ in exits), start))
 
 
