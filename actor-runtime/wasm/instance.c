@@ -44,9 +44,11 @@ void wasm__store_align_line(wasm_store *s, size_t lead)
 {
     if (s->block == NULL)
         return;
-    s->block_wanted += CACHE_LINE - BLOCK_ALIGN;
-    uintptr_t at = (uintptr_t)s->block_next + lead;
+    /* Where the block is: past its end the padding is reckoned as if it
+     * went on, so that the count stays what a large enough block asks. */
+    uintptr_t at = (uintptr_t)s->block + s->block_wanted + lead;
     size_t pad = (size_t)(-at & (CACHE_LINE - 1));
+    s->block_wanted += pad;
     if (pad <= (size_t)(s->block_end - s->block_next))
         s->block_next += pad;
 }

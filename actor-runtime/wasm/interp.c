@@ -617,9 +617,7 @@ wasm_exec *wasm_exec_new(wasm_store *s)
                                    &x->frames_in_block);
     x->stack =
         wasm__store_zalloc(s, slots * sizeof *x->stack, &x->stack_in_block);
-    x->trap_detail =
-        wasm__store_zalloc(s, WASM_TRAP_DETAIL_MAX, &x->detail_in_block);
-    if (x->stack == NULL || x->frames == NULL || x->trap_detail == NULL) {
+    if (x->stack == NULL || x->frames == NULL) {
         wasm_exec_delete(x);
         return NULL;
     }
@@ -691,8 +689,7 @@ void wasm_exec_delete(wasm_exec *x)
         free(x->stack);
     if (!x->frames_in_block)
         free(x->frames);
-    if (!x->detail_in_block)
-        free(x->trap_detail);
+    free(x->trap_detail);
     if (!x->self_in_block)
         free(x);
 }
@@ -855,20 +852,32 @@ int32_t wasm_exec_exit_code(const wasm_exec *x)
     return x->exit_code;
 }
 
+/* The trap message's buffer, allocated when a host function first sets
+ * one: most execs never trap, and an idle actor should not carry it.
+ * false when out of memory (the trap then keeps its kind's message). */
+static bool detail_buffer(wasm_exec *x)
+{
+    if (x->trap_detail == NULL)
+        x->trap_detail = malloc(WASM_TRAP_DETAIL_MAX);
+    return x->trap_detail != NULL;
+}
+
 void wasm_exec_set_host_trap(wasm_exec *x, const char *msg)
 {
     x->trap = WASM_TRAP_HOST;
-    snprintf(x->trap_detail, WASM_TRAP_DETAIL_MAX, "%s", msg ? msg : "");
-    x->has_detail = x->trap_detail[0] != '\0';
+    x->has_detail = msg && msg[0] && detail_buffer(x);
+    if (x->has_detail)
+        snprintf(x->trap_detail, WASM_TRAP_DETAIL_MAX, "%s", msg);
 }
 
 void wasm_exec_set_exit(wasm_exec *x, int32_t code)
 {
     x->trap = WASM_TRAP_EXIT;
     x->exit_code = code;
-    snprintf(x->trap_detail, WASM_TRAP_DETAIL_MAX, "exit code %d",
-             (int)code);
-    x->has_detail = true;
+    x->has_detail = detail_buffer(x);
+    if (x->has_detail)
+        snprintf(x->trap_detail, WASM_TRAP_DETAIL_MAX, "exit code %d",
+                 (int)code);
 }
 
 wasm_memory *wasm_exec_caller_memory(const wasm_exec *x)

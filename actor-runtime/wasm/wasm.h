@@ -177,9 +177,10 @@ void wasm_store_delete(wasm_store *s);
 wasm_store *wasm_store_new_in(const wasm_limits *limits, void *block,
                               size_t bytes);
 /* Bytes a store made by wasm_store_new_in asked of its block so far,
- * whether they fitted or not: a block that size holds all of it (0 for a
- * store of wasm_store_new). Instances of one module ask the same, so the
- * first tells the size for the next. */
+ * whether they fitted or not: a block that size, aligned alike (the engine
+ * starts a few objects on a cache line), holds all of it (0 for a store of
+ * wasm_store_new). Instances of one module ask the same, so the first
+ * tells the size for the next. */
 size_t wasm_store_block_wanted(const wasm_store *s);
 
 /* ---- Host objects ----------------------------------------------------- */

@@ -257,7 +257,8 @@ typedef enum exec_state {
  * that an exec that starts a call after thousands of others (an actor
  * taking a message) misses the cache on as few lines as possible; its first
  * frame records and stack slots follow it in the store's block. The trap
- * message, written only when a host function traps, is a buffer apart. */
+ * message, written only when a host function traps, is a buffer apart,
+ * allocated then. */
 #define WASM_TRAP_DETAIL_MAX 200
 struct wasm_exec {
     exec_state state;
@@ -286,9 +287,9 @@ struct wasm_exec {
 
     wasm_store *s;
     size_t max_slots;
-    char *trap_detail; /* WASM_TRAP_DETAIL_MAX bytes */
+    char *trap_detail; /* WASM_TRAP_DETAIL_MAX bytes, or NULL until used */
     /* Which parts were carved from the store's block (and are not freed). */
-    bool self_in_block, stack_in_block, frames_in_block, detail_in_block;
+    bool self_in_block, stack_in_block, frames_in_block;
 };
 
 /* ---- shared helpers ---- */
@@ -323,9 +324,10 @@ bool wasm__exec_reserve(wasm_exec *x, uint64_t **fp_slot, uint64_t **other,
 void *wasm__store_zalloc(wasm_store *s, size_t size, bool *in_block);
 /* Makes the next wasm__store_zalloc from s's block start lead bytes before
  * a cache line (lead a multiple of 16, below 64), so that an object whose
- * hot fields fit in a line or two touches no more; counts the most padding
- * this can take in wasm_store_block_wanted, so that the figure does not
- * depend on where a block lies. */
+ * hot fields fit in a line or two touches no more. The padding counts in
+ * wasm_store_block_wanted, so the figure holds for blocks aligned alike
+ * (the actor runtime's all start a cache line); another block may find
+ * its last objects allocated apart. */
 void wasm__store_align_line(wasm_store *s, size_t lead);
 int64_t wasm__memory_grow(wasm_memory *mem, uint32_t delta);
 int64_t wasm__table_grow(wasm_table *t, uint32_t delta, uint64_t init);
