@@ -23,6 +23,8 @@
 #include "node.h"
 #include "scheduler.h"
 
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,12 +98,22 @@ struct cluster {
     nng_socket in;
     nng_aio *rx;
     bool rx_open;
-    uv_timer_t tick, meta_timer, digest_timer;
+    uv_timer_t meta_timer, digest_timer;
+    /* The gossip runs on a thread of its own (and on NNG's receiving
+     * thread), so that nothing the loop does (a SQLite fsync, compiling a
+     * module) delays its acks and gets this node suspected. gossip_lock
+     * covers every call into the gossip. */
+    pthread_mutex_t gossip_lock;
+    pthread_cond_t gossip_cond;
+    pthread_t gossip_thread;
+    bool gossip_running, gossip_stop;
     bool meta_soon;
     bool left;
-    uint64_t fuel_last, fuel_per_s; /* the load figure */
+    uint64_t fuel_last, fuel_per_s; /* the load figures */
     int64_t fuel_at_ms;
-    unsigned timers; /* initialised and not yet closed */
+    uint64_t load_actors, load_memory;
+    uint32_t capacity; /* the placement weight */
+    unsigned timers;   /* initialised and not yet closed */
 
     /* Peers and routes: written on the loop thread under the write lock,
      * read by worker threads (cluster_remote) under the read lock. */
@@ -113,7 +125,9 @@ struct cluster {
 
     member_view *views;
     size_t nviews;
-    bool views_dirty;
+    /* Set by the gossip (any thread), cleared by the loop's rebuild. */
+    atomic_bool views_dirty;
+    atomic_bool change_posted; /* a views_changed event is on its way */
     size_t self_index;
 
     pending_app *pending;
@@ -298,14 +312,40 @@ static void peer_free(peer *p)
 }
 
 /* The peer for addr, made (and dialed) when new; loop thread. */
-static peer *peer_of(cluster *c, const char *addr)
+static peer *find_peer(cluster *c, const char *addr)
 {
     for (size_t i = 0; i < c->npeers; i++)
         if (strcmp(c->peers[i]->addr, addr) == 0)
             return c->peers[i];
-    peer *p = calloc(1, sizeof *p);
+    return NULL;
+}
+
+/* The peer for addr, made (and dialed) when new. Any thread: the gossip
+ * sends from its own thread and NNG's. */
+static peer *peer_of(cluster *c, const char *addr)
+{
+    pthread_rwlock_rdlock(&c->lock);
+    peer *p = find_peer(c, addr);
+    pthread_rwlock_unlock(&c->lock);
+    if (p)
+        return p;
+    pthread_rwlock_wrlock(&c->lock);
+    p = find_peer(c, addr);
+    if (p) {
+        pthread_rwlock_unlock(&c->lock);
+        return p;
+    }
+    if (c->npeers == c->cappeers) {
+        size_t cap = c->cappeers ? c->cappeers * 2 : 8;
+        peer **np = realloc(c->peers, cap * sizeof *np);
+        if (np == NULL)
+            goto fail_unlock;
+        c->peers = np;
+        c->cappeers = cap;
+    }
+    p = calloc(1, sizeof *p);
     if (p == NULL)
-        return NULL;
+        goto fail_unlock;
     snprintf(p->addr, sizeof p->addr, "%s", addr);
     pthread_mutex_init(&p->lock, NULL);
     p->q = malloc(PEER_QUEUE_MAX * sizeof *p->q);
@@ -318,17 +358,6 @@ static peer *peer_of(cluster *c, const char *addr)
     nng_setopt_ms(p->sock, NNG_OPT_RECONNMAXT, 500);
     if (nng_dial(p->sock, addr, NULL, NNG_FLAG_NONBLOCK) != 0)
         goto fail_sock;
-    pthread_rwlock_wrlock(&c->lock);
-    if (c->npeers == c->cappeers) {
-        size_t cap = c->cappeers ? c->cappeers * 2 : 8;
-        peer **np = realloc(c->peers, cap * sizeof *np);
-        if (np == NULL) {
-            pthread_rwlock_unlock(&c->lock);
-            goto fail_sock;
-        }
-        c->peers = np;
-        c->cappeers = cap;
-    }
     c->peers[c->npeers++] = p;
     pthread_rwlock_unlock(&c->lock);
     return p;
@@ -340,10 +369,12 @@ fail_queue:
     pthread_mutex_destroy(&p->lock);
     free(p->q);
     free(p);
+fail_unlock:
+    pthread_rwlock_unlock(&c->lock);
     return NULL;
 }
 
-/* Sends a frame (taken) to addr; loop thread. */
+/* Sends a frame (taken) to addr; any thread. */
 static void send_frame(cluster *c, const char *addr, nng_msg *m)
 {
     peer *p = peer_of(c, addr);
@@ -392,13 +423,17 @@ bool cluster_member_live(const member_view *v)
 /* Rebuilds the views and the routes from the gossip. */
 static void rebuild_views(cluster *c)
 {
+    atomic_store(&c->views_dirty, false);
     for (size_t i = 0; i < c->nviews; i++)
         view_clear(&c->views[i]);
+    pthread_mutex_lock(&c->gossip_lock);
     size_t count = gossip_count(c->g);
     member_view *nv = realloc(c->views, (count ? count : 1) * sizeof *nv);
     if (nv == NULL) {
+        pthread_mutex_unlock(&c->gossip_lock);
         c->nviews = 0;
-        return; /* tried again at the next change */
+        atomic_store(&c->views_dirty, true); /* tried again */
+        return;
     }
     c->views = nv;
     c->nviews = 0;
@@ -418,6 +453,7 @@ static void rebuild_views(cluster *c)
         if (v->self)
             c->self_index = c->nviews - 1;
     }
+    pthread_mutex_unlock(&c->gossip_lock);
     /* Routes for the live members other than self. Peers are made first:
      * they take the write lock themselves. */
     for (size_t i = 0; c->wired && i < c->nviews; i++)
@@ -446,17 +482,18 @@ static void rebuild_views(cluster *c)
     }
     pthread_rwlock_unlock(&c->lock);
     /* What waits for a dead member goes: it would reach its next life. */
+    pthread_rwlock_rdlock(&c->lock);
     for (size_t i = 0; i < c->nviews; i++)
         if (!cluster_member_live(&c->views[i]))
             for (size_t k = 0; k < c->npeers; k++)
                 if (strcmp(c->peers[k]->addr, c->views[i].addr) == 0)
                     peer_flush(c->peers[k]);
-    c->views_dirty = false;
+    pthread_rwlock_unlock(&c->lock);
 }
 
 static void refresh(cluster *c)
 {
-    if (c->views_dirty)
+    if (atomic_load(&c->views_dirty))
         rebuild_views(c);
 }
 
@@ -539,11 +576,33 @@ static void gossip_send(void *ctx, const char *addr, const uint8_t *bytes,
         send_bytes(c, addr, WIRE_GOSSIP, bytes, len);
 }
 
+static void on_views_changed(node *n, node_event *ev)
+{
+    cluster *c = n->cl;
+    free(ev);
+    if (c == NULL)
+        return;
+    atomic_store(&c->change_posted, false);
+    refresh(c);
+    if (!n->stopping)
+        apps_reconcile(n);
+}
+
+/* Under gossip_lock, on the gossip thread or NNG's. */
 static void gossip_changed(void *ctx, const gossip_member *m, gossip_state old)
 {
     cluster *c = ctx;
     node *n = c->n;
-    c->views_dirty = true;
+    atomic_store(&c->views_dirty, true);
+    if (!atomic_exchange(&c->change_posted, true)) {
+        node_event *ev = malloc(sizeof *ev);
+        if (ev) {
+            ev->run = on_views_changed;
+            node__post(n, ev);
+        } else {
+            atomic_store(&c->change_posted, false); /* the tick reconciles */
+        }
+    }
     if ((int)m->state != (int)old) {
         int level = m->state == GOSSIP_ALIVE ? LOG_INFO : LOG_WARN;
         node_log(n, level, "cluster", NULL, "member %s (%s, id %u): %s -> %s",
@@ -557,14 +616,30 @@ static void gossip_changed(void *ctx, const gossip_member *m, gossip_state old)
     }
 }
 
-static void on_gossip_tick(uv_timer_t *t)
+static int64_t mono_ms(void)
 {
-    cluster *c = t->data;
-    int64_t next = gossip_tick(c->g, (int64_t)uv_now(&c->n->loop));
-    if (next > 50)
-        next = 50;
-    uv_timer_start(&c->tick, on_gossip_tick, (uint64_t)(next < 1 ? 1 : next),
-                   0);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void *gossip_main(void *arg)
+{
+    cluster *c = arg;
+    pthread_mutex_lock(&c->gossip_lock);
+    while (!c->gossip_stop) {
+        int64_t next = gossip_tick(c->g, mono_ms());
+        if (next > 50)
+            next = 50;
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_nsec += (long)(next < 1 ? 1 : next) * 1000000L;
+        ts.tv_sec += ts.tv_nsec / 1000000000L;
+        ts.tv_nsec %= 1000000000L;
+        pthread_cond_timedwait(&c->gossip_cond, &c->gossip_lock, &ts);
+    }
+    pthread_mutex_unlock(&c->gossip_lock);
+    return NULL;
 }
 
 /* ---- the meta: what this node tells the others about itself ---- */
@@ -586,23 +661,27 @@ static void build_meta(cluster *c)
     node *n = c->n;
     api_writer w;
     api_writer_init(&w);
-    /* Fuel per second over the time since the last meta; a replica that
-     * went away takes its fuel along, hence the floor at zero. */
-    uint64_t fuel = apps_fuel_used(n);
+    /* The load figures change at most once per META_REFRESH_MS, so that a
+     * meta rebuilt for a change of replicas differs only in those. Fuel per
+     * second is over the time since the last figures; a replica that went
+     * away takes its fuel along, hence the floor at zero. */
     int64_t now = (int64_t)uv_now(&n->loop);
-    if (now > c->fuel_at_ms && c->fuel_at_ms)
-        c->fuel_per_s =
-            fuel > c->fuel_last
-                ? (fuel - c->fuel_last) * 1000 / (uint64_t)(now - c->fuel_at_ms)
-                : 0;
-    c->fuel_last = fuel;
-    c->fuel_at_ms = now;
+    if (now - c->fuel_at_ms >= META_REFRESH_MS || c->fuel_at_ms == 0) {
+        uint64_t fuel = apps_fuel_used(n);
+        if (c->fuel_at_ms && now > c->fuel_at_ms)
+            c->fuel_per_s = fuel > c->fuel_last
+                                ? (fuel - c->fuel_last) * 1000 /
+                                      (uint64_t)(now - c->fuel_at_ms)
+                                : 0;
+        c->fuel_last = fuel;
+        c->fuel_at_ms = now;
+        c->load_actors = actor_count(n->rt);
+        /* In MiB steps: the resident size wobbles by pages. */
+        c->load_memory = resident_bytes() >> 20 << 20;
+    }
     msgpack_pack_map(&w.pk, 8);
     api_pack_kv_str(&w.pk, "control", c->control);
-    uint32_t cap = n->opt.capacity;
-    if (cap == 0)
-        cap = n->opt.workers ? n->opt.workers : 1;
-    api_pack_kv_int(&w.pk, "capacity", cap);
+    api_pack_kv_int(&w.pk, "capacity", c->capacity);
     api_pack_str(&w.pk, "labels");
     msgpack_pack_map(&w.pk, n->opt.nlabels);
     for (unsigned i = 0; i < n->opt.nlabels; i++) {
@@ -610,16 +689,24 @@ static void build_meta(cluster *c)
         api_pack_strn(&w.pk, kv, (size_t)(eq - kv));
         api_pack_str(&w.pk, eq + 1);
     }
-    api_pack_kv_int(&w.pk, "actors", (int64_t)actor_count(n->rt));
-    api_pack_kv_int(&w.pk, "memory", (int64_t)resident_bytes());
+    api_pack_kv_int(&w.pk, "actors", (int64_t)c->load_actors);
+    api_pack_kv_int(&w.pk, "memory", (int64_t)c->load_memory);
     api_pack_kv_int(&w.pk, "fuel_per_s", (int64_t)c->fuel_per_s);
     apps_pack_meta(n, &w.pk);
     size_t len;
     uint8_t *bytes = api_writer_take(&w, &len);
-    if (bytes && len <= GOSSIP_META_MAX) {
+    /* An unchanged meta is not sent again: each new one goes to every
+     * member. */
+    pthread_mutex_lock(&c->gossip_lock);
+    const gossip_member *self = gossip_self(c->g);
+    bool same = bytes && self->meta_len == len && self->meta &&
+                memcmp(self->meta, bytes, len) == 0;
+    if (bytes && !same && len <= GOSSIP_META_MAX) {
         gossip_set_meta(c->g, bytes, len);
-        c->views_dirty = true;
-    } else if (bytes) {
+        atomic_store(&c->views_dirty, true);
+    }
+    pthread_mutex_unlock(&c->gossip_lock);
+    if (bytes && !same && len > GOSSIP_META_MAX) {
         node_log(n, LOG_ERROR, "cluster", NULL,
                  "this node's state (%zu bytes) is over the gossip's %u; "
                  "others see it late",
@@ -716,13 +803,12 @@ typedef struct record_names {
 /* Reads an 'a' frame's body into r (pointing into m and names; the
  * manifest is the caller's heap copy). */
 static bool read_record(const api_msg *m, app_record *r, record_names *nm,
-                        const char **from, char **manifest)
+                        const char **from, size_t *from_len, char **manifest)
 {
     const msgpack_object *root = m->root;
-    size_t len;
     memset(r, 0, sizeof *r);
     *manifest = NULL;
-    if (!api_get_str(root, "from", from, &len))
+    if (!api_get_str(root, "from", from, from_len))
         return false;
     copy_str(nm->name, sizeof nm->name, api_get(root, "name"));
     copy_str(nm->origin, sizeof nm->origin, api_get(root, "origin"));
@@ -777,14 +863,16 @@ static bool take_record(cluster *c, const uint8_t *body, size_t len,
     app_record r;
     record_names nm;
     const char *from;
+    size_t from_len;
     char *text;
     bool done = true;
-    if (!read_record(&m, &r, &nm, &from, &text)) {
+    if (!read_record(&m, &r, &nm, &from, &from_len, &text)) {
         node_log(n, LOG_WARN, "cluster", NULL,
                  "application record without its fields; ignored");
         goto out;
     }
-    snprintf(from_out, GOSSIP_ADDR_MAX, "%s", from);
+    snprintf(from_out, GOSSIP_ADDR_MAX, "%.*s",
+             (int)(from_len < GOSSIP_ADDR_MAX ? from_len : 0), from);
     shoal_err err = apps_accept(n, &r, missing, &ei);
     if (err == SHOAL_ENOTFOUND && missing[0]) {
         done = false;
@@ -1055,16 +1143,8 @@ static void on_wire_event(node *n, node_event *ev)
 {
     wire_event *e = (wire_event *)ev;
     cluster *c = e->c;
-    if (!n->stopping || e->frame[1] == WIRE_GOSSIP) {
+    if (!n->stopping) {
         switch (e->frame[1]) {
-        case WIRE_GOSSIP: {
-            shoal_errinfo ei = {0};
-            if (gossip_input(c->g, (int64_t)uv_now(&n->loop), e->frame + 2,
-                             e->len - 2, &ei) == SHOAL_EMALFORMED)
-                node_log(n, LOG_DEBUG, "cluster", NULL, "malformed gossip: %s",
-                         ei.msg);
-            break;
-        }
         case WIRE_APP:
             on_record(c, e->frame, e->len);
             break;
@@ -1179,6 +1259,15 @@ static void on_rx(void *arg)
         if (len >= 2 && b[0] == WIRE_VERSION) {
             if (b[1] == WIRE_MSG) {
                 take_message(c, b, len);
+            } else if (b[1] == WIRE_GOSSIP) {
+                shoal_errinfo ei = {0};
+                pthread_mutex_lock(&c->gossip_lock);
+                shoal_err err =
+                    gossip_input(c->g, mono_ms(), b + 2, len - 2, &ei);
+                pthread_mutex_unlock(&c->gossip_lock);
+                if (err == SHOAL_EMALFORMED)
+                    node_log(c->n, LOG_DEBUG, "cluster", NULL,
+                             "malformed gossip: %s", ei.msg);
             } else {
                 wire_event *e = malloc(sizeof *e + len);
                 if (e) {
@@ -1197,6 +1286,15 @@ static void on_rx(void *arg)
 
 /* ---- life cycle ---- */
 
+/* The CPUs this process may run on: the runtime's default worker count. */
+static uint32_t cpus_available(void)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+        return (uint32_t)CPU_COUNT(&set);
+    return 1;
+}
+
 shoal_err cluster_start(node *n, shoal_errinfo *ei)
 {
     cluster *c = calloc(1, sizeof *c);
@@ -1205,11 +1303,21 @@ shoal_err cluster_start(node *n, shoal_errinfo *ei)
     c->n = n;
     n->cl = c;
     pthread_rwlock_init(&c->lock, NULL);
-    c->views_dirty = true;
+    pthread_mutex_init(&c->gossip_lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&c->gossip_cond, &ca);
+    pthread_condattr_destroy(&ca);
+    atomic_init(&c->views_dirty, true);
+    atomic_init(&c->change_posted, false);
     const node_options *o = &n->opt;
     snprintf(c->control, sizeof c->control, "%s",
              o->nlisten ? o->listen[0] : SHOAL_API_DEFAULT_URL);
     c->wired = o->cluster_listen != NULL;
+    c->capacity = o->capacity;
+    if (c->capacity == 0)
+        c->capacity = o->workers ? o->workers : cpus_available();
     snprintf(c->addr, sizeof c->addr, "%s",
              c->wired ? o->cluster_listen : "local");
     if (c->wired) {
@@ -1246,23 +1354,24 @@ shoal_err cluster_start(node *n, shoal_errinfo *ei)
     if (err)
         return shoal_errinfo_set(ei, err, SIZE_MAX, "cluster: gossip: %s",
                                  shoal_strerror(err));
-    uv_timer_init(&n->loop, &c->tick);
     uv_timer_init(&n->loop, &c->meta_timer);
     uv_timer_init(&n->loop, &c->digest_timer);
-    c->timers = 3;
-    c->tick.data = c->meta_timer.data = c->digest_timer.data = c;
+    c->timers = 2;
+    c->meta_timer.data = c->digest_timer.data = c;
     build_meta(c);
     rebuild_views(c);
     if (c->wired) {
         nng_recv_aio(c->in, c->rx);
         if (o->njoin) {
-            err =
-                gossip_join(c->g, (int64_t)uv_now(&n->loop), o->join, o->njoin);
+            err = gossip_join(c->g, mono_ms(), o->join, o->njoin);
             if (err)
                 return shoal_errinfo_set(ei, err, SIZE_MAX, "cluster: join: %s",
                                          shoal_strerror(err));
         }
-        uv_timer_start(&c->tick, on_gossip_tick, 1, 0);
+        if (pthread_create(&c->gossip_thread, NULL, gossip_main, c) != 0)
+            return shoal_errinfo_set(ei, SHOAL_ENOMEM, SIZE_MAX,
+                                     "cluster: cannot start its thread");
+        c->gossip_running = true;
         uv_timer_start(&c->digest_timer, on_digest_timer, DIGEST_CHECK_MS,
                        DIGEST_CHECK_MS);
         node_log(n, LOG_INFO, "cluster", NULL, "wire on %s%s", c->addr,
@@ -1278,7 +1387,9 @@ void cluster_leave(node *n)
     if (c == NULL || c->left || c->g == NULL)
         return;
     c->left = true;
-    gossip_leave(c->g, (int64_t)uv_now(&n->loop));
+    pthread_mutex_lock(&c->gossip_lock);
+    gossip_leave(c->g, mono_ms());
+    pthread_mutex_unlock(&c->gossip_lock);
 }
 
 static void on_timer_closed(uv_handle_t *h)
@@ -1301,6 +1412,14 @@ void cluster_close_input(node *n)
         nng_aio_stop(c->rx);
         nng_aio_free(c->rx);
         c->rx = NULL;
+    }
+    if (c->gossip_running) {
+        pthread_mutex_lock(&c->gossip_lock);
+        c->gossip_stop = true;
+        pthread_cond_signal(&c->gossip_cond);
+        pthread_mutex_unlock(&c->gossip_lock);
+        pthread_join(c->gossip_thread, NULL);
+        c->gossip_running = false;
     }
 }
 
@@ -1329,10 +1448,11 @@ void cluster_free(node *n)
     gossip_delete(c->g);
     c->g = NULL;
     pthread_rwlock_destroy(&c->lock);
+    pthread_mutex_destroy(&c->gossip_lock);
+    pthread_cond_destroy(&c->gossip_cond);
     n->cl = NULL;
     /* The timers live in c: it goes when the loop has closed them. */
     if (c->timers) {
-        uv_close((uv_handle_t *)&c->tick, on_timer_closed);
         uv_close((uv_handle_t *)&c->meta_timer, on_timer_closed);
         uv_close((uv_handle_t *)&c->digest_timer, on_timer_closed);
     } else {
