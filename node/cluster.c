@@ -67,6 +67,7 @@ typedef struct peer {
     size_t head, count;
     bool busy; /* a frame is in the aio */
     bool closing;
+    atomic_bool stuck; /* a frame timed out: the gossip thread redials */
 } peer;
 
 #define PEER_QUEUE_MAX 16384u
@@ -244,8 +245,11 @@ static void parse_meta(member_view *v, const uint8_t *meta, size_t len)
 static void on_peer_sent(void *arg)
 {
     peer *p = arg;
-    if (nng_aio_result(p->aio) != 0)
+    int rv = nng_aio_result(p->aio);
+    if (rv != 0)
         nng_msg_free(nng_aio_get_msg(p->aio));
+    if (rv == NNG_ETIMEDOUT)
+        atomic_store(&p->stuck, true);
     pthread_mutex_lock(&p->lock);
     nng_msg *next = NULL;
     if (p->count && !p->closing) {
@@ -320,32 +324,13 @@ static peer *find_peer(cluster *c, const char *addr)
     return NULL;
 }
 
-/* The peer for addr, made (and dialed) when new. Any thread: the gossip
- * sends from its own thread and NNG's. */
-static peer *peer_of(cluster *c, const char *addr)
+/* A new peer for addr, dialed; NULL when out of memory or the address is
+ * not one NNG can dial. */
+static peer *peer_new(const char *addr)
 {
-    pthread_rwlock_rdlock(&c->lock);
-    peer *p = find_peer(c, addr);
-    pthread_rwlock_unlock(&c->lock);
-    if (p)
-        return p;
-    pthread_rwlock_wrlock(&c->lock);
-    p = find_peer(c, addr);
-    if (p) {
-        pthread_rwlock_unlock(&c->lock);
-        return p;
-    }
-    if (c->npeers == c->cappeers) {
-        size_t cap = c->cappeers ? c->cappeers * 2 : 8;
-        peer **np = realloc(c->peers, cap * sizeof *np);
-        if (np == NULL)
-            goto fail_unlock;
-        c->peers = np;
-        c->cappeers = cap;
-    }
-    p = calloc(1, sizeof *p);
+    peer *p = calloc(1, sizeof *p);
     if (p == NULL)
-        goto fail_unlock;
+        return NULL;
     snprintf(p->addr, sizeof p->addr, "%s", addr);
     pthread_mutex_init(&p->lock, NULL);
     p->q = malloc(PEER_QUEUE_MAX * sizeof *p->q);
@@ -358,8 +343,6 @@ static peer *peer_of(cluster *c, const char *addr)
     nng_setopt_ms(p->sock, NNG_OPT_RECONNMAXT, 500);
     if (nng_dial(p->sock, addr, NULL, NNG_FLAG_NONBLOCK) != 0)
         goto fail_sock;
-    c->peers[c->npeers++] = p;
-    pthread_rwlock_unlock(&c->lock);
     return p;
 fail_sock:
     nng_close(p->sock);
@@ -369,19 +352,98 @@ fail_queue:
     pthread_mutex_destroy(&p->lock);
     free(p->q);
     free(p);
-fail_unlock:
-    pthread_rwlock_unlock(&c->lock);
     return NULL;
+}
+
+/* Makes sure a peer for addr exists. Any thread: the gossip sends from
+ * its own thread and NNG's. */
+static bool peer_ensure(cluster *c, const char *addr)
+{
+    pthread_rwlock_rdlock(&c->lock);
+    bool found = find_peer(c, addr) != NULL;
+    pthread_rwlock_unlock(&c->lock);
+    if (found)
+        return true;
+    peer *p = peer_new(addr);
+    if (p == NULL)
+        return false;
+    pthread_rwlock_wrlock(&c->lock);
+    if (find_peer(c, addr)) { /* another thread was first */
+        pthread_rwlock_unlock(&c->lock);
+        peer_free(p);
+        return true;
+    }
+    if (c->npeers == c->cappeers) {
+        size_t cap = c->cappeers ? c->cappeers * 2 : 8;
+        peer **np = realloc(c->peers, cap * sizeof *np);
+        if (np == NULL) {
+            pthread_rwlock_unlock(&c->lock);
+            peer_free(p);
+            return false;
+        }
+        c->peers = np;
+        c->cappeers = cap;
+    }
+    c->peers[c->npeers++] = p;
+    pthread_rwlock_unlock(&c->lock);
+    return true;
+}
+
+/* Replaces addr's connection with a new one. A member that went dead may
+ * have a TCP connection stuck in retransmission back-off (up to two
+ * minutes) with stale frames queued in the kernel; a new connection
+ * carries the first news once the network is back. Peers are used only
+ * under c->lock, so the old one goes while nobody holds it. */
+static void peer_redial(cluster *c, const char *addr)
+{
+    peer *fresh = peer_new(addr);
+    if (fresh == NULL)
+        return;
+    pthread_rwlock_wrlock(&c->lock);
+    peer *old = NULL;
+    for (size_t i = 0; i < c->npeers; i++)
+        if (strcmp(c->peers[i]->addr, addr) == 0) {
+            old = c->peers[i];
+            c->peers[i] = fresh;
+            fresh = NULL;
+            break;
+        }
+    pthread_rwlock_unlock(&c->lock);
+    if (old)
+        peer_free(old);
+    if (fresh)
+        peer_free(fresh);
+}
+
+/* Redials the peers whose frames timed out (the gossip thread, at most
+ * once per PEER_SEND_TIMEOUT_MS each). */
+static void redial_stuck(cluster *c)
+{
+    char addrs[8][GOSSIP_ADDR_MAX];
+    size_t n = 0;
+    pthread_rwlock_rdlock(&c->lock);
+    for (size_t i = 0; i < c->npeers && n < 8; i++)
+        if (atomic_exchange(&c->peers[i]->stuck, false))
+            snprintf(addrs[n++], GOSSIP_ADDR_MAX, "%s", c->peers[i]->addr);
+    pthread_rwlock_unlock(&c->lock);
+    for (size_t i = 0; i < n; i++)
+        peer_redial(c, addrs[i]);
 }
 
 /* Sends a frame (taken) to addr; any thread. */
 static void send_frame(cluster *c, const char *addr, nng_msg *m)
 {
-    peer *p = peer_of(c, addr);
-    if (p == NULL)
+    if (peer_ensure(c, addr)) {
+        pthread_rwlock_rdlock(&c->lock);
+        peer *p = find_peer(c, addr);
+        if (p) {
+            peer_send(p, m);
+            m = NULL;
+        }
+        pthread_rwlock_unlock(&c->lock);
+    }
+    if (m)
         nng_msg_free(m);
-    else
-        peer_send(p, m);
 }
 
 static nng_msg *frame_new(int type, const void *body, size_t len)
@@ -458,7 +520,7 @@ static void rebuild_views(cluster *c)
      * they take the write lock themselves. */
     for (size_t i = 0; c->wired && i < c->nviews; i++)
         if (!c->views[i].self && cluster_member_live(&c->views[i]))
-            peer_of(c, c->views[i].addr);
+            peer_ensure(c, c->views[i].addr);
     pthread_rwlock_wrlock(&c->lock);
     c->nroutes = 0;
     for (size_t i = 0; c->wired && i < c->nviews; i++) {
@@ -603,6 +665,18 @@ static void gossip_changed(void *ctx, const gossip_member *m, gossip_state old)
             atomic_store(&c->change_posted, false); /* the tick reconciles */
         }
     }
+    bool was_live = old == GOSSIP_ALIVE || old == GOSSIP_SUSPECT;
+    if (was_live && (m->state == GOSSIP_DEAD || m->state == GOSSIP_LEFT) &&
+        c->wired) {
+        /* Redialed by the gossip thread once it lets go of the gossip:
+         * closing a socket waits for NNG's callbacks, and NNG's receiving
+         * thread may be waiting for the gossip. */
+        pthread_rwlock_rdlock(&c->lock);
+        peer *p = find_peer(c, m->addr);
+        if (p)
+            atomic_store(&p->stuck, true);
+        pthread_rwlock_unlock(&c->lock);
+    }
     if ((int)m->state != (int)old) {
         int level = m->state == GOSSIP_ALIVE ? LOG_INFO : LOG_WARN;
         node_log(n, level, "cluster", NULL, "member %s (%s, id %u): %s -> %s",
@@ -631,6 +705,11 @@ static void *gossip_main(void *arg)
         int64_t next = gossip_tick(c->g, mono_ms());
         if (next > 50)
             next = 50;
+        pthread_mutex_unlock(&c->gossip_lock);
+        redial_stuck(c);
+        pthread_mutex_lock(&c->gossip_lock);
+        if (c->gossip_stop)
+            break;
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         ts.tv_nsec += (long)(next < 1 ? 1 : next) * 1000000L;
