@@ -78,7 +78,7 @@ typedef struct peer {
 /* Where actor messages for a node id go (read by worker threads). */
 typedef struct route {
     uint16_t node_id;
-    size_t peer; /* index into peers */
+    wire_peer *stream; /* its actor messages' connection */
 } route;
 
 /* A record that waits for a module to arrive. */
@@ -98,6 +98,8 @@ struct cluster {
     char control[128];
     nng_socket in;
     nng_aio *rx;
+    wire *stream; /* actor messages (wire.c); NULL once stopped */
+    char stream_addr[80];
     bool rx_open;
     uv_timer_t meta_timer, digest_timer;
     /* The gossip runs on a thread of its own (and on NNG's receiving
@@ -178,6 +180,7 @@ static void parse_meta(member_view *v, const uint8_t *meta, size_t len)
     const msgpack_object *root = m.root, *o;
     int64_t x;
     copy_str(v->control, sizeof v->control, api_get(root, "control"));
+    copy_str(v->stream, sizeof v->stream, api_get(root, "stream"));
     if (api_get_int(root, "capacity", &x) && x > 0 && x <= UINT32_MAX)
         v->capacity = (uint32_t)x;
     if (api_get_int(root, "actors", &x) && x >= 0)
@@ -521,16 +524,21 @@ static void rebuild_views(cluster *c)
     for (size_t i = 0; c->wired && i < c->nviews; i++)
         if (!c->views[i].self && cluster_member_live(&c->views[i]))
             peer_ensure(c, c->views[i].addr);
+    /* Actor messages go by the stream each member advertises. */
     pthread_rwlock_wrlock(&c->lock);
     c->nroutes = 0;
-    for (size_t i = 0; c->wired && i < c->nviews; i++) {
+    for (size_t i = 0; c->stream && i < c->nviews; i++) {
         const member_view *v = &c->views[i];
-        if (v->self || !cluster_member_live(v))
+        if (v->self)
             continue;
-        size_t p = 0;
-        while (p < c->npeers && strcmp(c->peers[p]->addr, v->addr) != 0)
-            p++;
-        if (p == c->npeers)
+        if (!cluster_member_live(v)) {
+            wire_peer_drop_id(c->stream, v->node_id);
+            continue;
+        }
+        wire_peer *wp = v->stream[0]
+                            ? wire_peer_get(c->stream, v->node_id, v->stream)
+                            : NULL;
+        if (wp == NULL)
             continue;
         if (c->nroutes == c->caproutes) {
             size_t cap = c->caproutes ? c->caproutes * 2 : 8;
@@ -540,7 +548,7 @@ static void rebuild_views(cluster *c)
             c->routes = nr;
             c->caproutes = cap;
         }
-        c->routes[c->nroutes++] = (route){.node_id = v->node_id, .peer = p};
+        c->routes[c->nroutes++] = (route){.node_id = v->node_id, .stream = wp};
     }
     pthread_rwlock_unlock(&c->lock);
     /* What waits for a dead member goes: it would reach its next life. */
@@ -758,8 +766,9 @@ static void build_meta(cluster *c)
         /* In MiB steps: the resident size wobbles by pages. */
         c->load_memory = resident_bytes() >> 20 << 20;
     }
-    msgpack_pack_map(&w.pk, 8);
+    msgpack_pack_map(&w.pk, 9);
     api_pack_kv_str(&w.pk, "control", c->control);
+    api_pack_kv_str(&w.pk, "stream", c->stream_addr);
     api_pack_kv_int(&w.pk, "capacity", c->capacity);
     api_pack_str(&w.pk, "labels");
     msgpack_pack_map(&w.pk, n->opt.nlabels);
@@ -1265,12 +1274,12 @@ static void put_be64(uint8_t *p, uint64_t v)
     }
 }
 
-/* The peer for node id; under the read lock. */
-static peer *route_of(cluster *c, uint16_t node_id)
+/* The stream to node id; under the read lock. */
+static wire_peer *route_of(cluster *c, uint16_t node_id)
 {
     for (size_t i = 0; i < c->nroutes; i++)
         if (c->routes[i].node_id == node_id)
-            return c->peers[c->routes[i].peer];
+            return c->routes[i].stream;
     return NULL;
 }
 
@@ -1280,31 +1289,27 @@ shoal_err cluster_remote(void *ctx, const actor_remote_msg *m)
     cluster *c = n->cl;
     if (c == NULL || !c->wired)
         return SHOAL_ENOTFOUND;
-    nng_msg *f;
-    if (nng_msg_alloc(&f, WIRE_MSG_HEADER + m->len) != 0)
-        return SHOAL_ENOMEM;
-    uint8_t *b = nng_msg_body(f);
-    b[0] = WIRE_VERSION;
-    b[1] = WIRE_MSG;
-    put_be64(b + 2, m->from);
-    put_be64(b + 10, m->to);
-    b[18] = (uint8_t)m->kind;
-    put_be64(b + 19, m->corr);
-    if (m->len)
-        memcpy(b + WIRE_MSG_HEADER, m->data, m->len);
+    uint8_t head[WIRE_MSG_HEADER];
+    head[0] = WIRE_VERSION;
+    head[1] = WIRE_MSG;
+    put_be64(head + 2, m->from);
+    put_be64(head + 10, m->to);
+    head[18] = (uint8_t)m->kind;
+    put_be64(head + 19, m->corr);
     pthread_rwlock_rdlock(&c->lock);
-    peer *p = route_of(c, actor_id_node(m->to));
-    shoal_err err = p ? peer_send(p, f) : SHOAL_ENOTFOUND;
+    wire_peer *p = c->stream ? route_of(c, actor_id_node(m->to)) : NULL;
+    shoal_err err =
+        p ? wire_send(c->stream, p, head, sizeof head, m->data, m->len)
+          : SHOAL_ENOTFOUND;
     pthread_rwlock_unlock(&c->lock);
-    if (p == NULL)
-        nng_msg_free(f);
     return err;
 }
 
-/* An actor message from another node, on NNG's thread. */
-static void take_message(cluster *c, const uint8_t *b, size_t len)
+/* An actor message from another node, on the stream's I/O thread. */
+static void take_message(void *ctx, const uint8_t *b, size_t len)
 {
-    if (len < WIRE_MSG_HEADER)
+    cluster *c = ctx;
+    if (len < WIRE_MSG_HEADER || b[0] != WIRE_VERSION || b[1] != WIRE_MSG)
         return;
     actor_remote_msg r = {
         .from = get_be64(b + 2),
@@ -1336,9 +1341,7 @@ static void on_rx(void *arg)
         const uint8_t *b = nng_msg_body(m);
         size_t len = nng_msg_len(m);
         if (len >= 2 && b[0] == WIRE_VERSION) {
-            if (b[1] == WIRE_MSG) {
-                take_message(c, b, len);
-            } else if (b[1] == WIRE_GOSSIP) {
+            if (b[1] == WIRE_GOSSIP) {
                 shoal_errinfo ei = {0};
                 pthread_mutex_lock(&c->gossip_lock);
                 shoal_err err =
@@ -1413,6 +1416,20 @@ shoal_err cluster_start(node *n, shoal_errinfo *ei)
                                      "cluster: cannot listen on %s: %s",
                                      o->cluster_listen, nng_strerror(rv));
         c->rx_open = true;
+        /* The stream listens on the wire's host, at a port of its own. */
+        char host[128];
+        const char *h = strstr(o->cluster_listen, "://");
+        h = h ? h + 3 : o->cluster_listen;
+        const char *colon = strrchr(h, ':');
+        size_t hl = colon ? (size_t)(colon - h) : strlen(h);
+        if (hl >= sizeof host)
+            hl = sizeof host - 1;
+        memcpy(host, h, hl);
+        host[hl] = 0;
+        shoal_err serr = wire_start(n, host, take_message, c, &c->stream,
+                                    c->stream_addr, sizeof c->stream_addr, ei);
+        if (serr)
+            return serr;
         if ((rv = nng_aio_alloc(&c->rx, on_rx, c)) != 0)
             return shoal_errinfo_set(ei, SHOAL_ENOMEM, SIZE_MAX,
                                      "out of memory");
@@ -1492,6 +1509,14 @@ void cluster_close_input(node *n)
         nng_aio_free(c->rx);
         c->rx = NULL;
     }
+    /* No frame reaches the runtime after this, and no send starts on the
+     * stream (cluster_remote finds it gone). */
+    pthread_rwlock_wrlock(&c->lock);
+    wire *stream = c->stream;
+    c->stream = NULL;
+    c->nroutes = 0;
+    pthread_rwlock_unlock(&c->lock);
+    wire_stop(stream);
     if (c->gossip_running) {
         pthread_mutex_lock(&c->gossip_lock);
         c->gossip_stop = true;

@@ -32,6 +32,8 @@ typedef struct node_app node_app;
 typedef struct providers providers;
 typedef struct ext_provider ext_provider;
 typedef struct cluster cluster;
+typedef struct wire wire;
+typedef struct wire_peer wire_peer;
 
 /* What the runtime hands back with an actor's lookups and messages to
  * providers (actor_spawn_opts.tag): its links, made at each spawn, freed
@@ -220,6 +222,7 @@ typedef struct member_app {
  * what its meta says. Self is one of them. */
 typedef struct member_view {
     char name[64], addr[128], control[128];
+    char stream[80]; /* where its actor messages go, "HOST:PORT" */
     uint16_t node_id;
     int state; /* gossip_state */
     bool self;
@@ -312,6 +315,32 @@ void apps_pack_meta(node *n, msgpack_packer *pk);
 shoal_err apps_directory_lookup(node *n, const char *app, size_t app_len,
                                 const char *actor, size_t actor_len,
                                 actor_id *out);
+
+/* ---- wire.c: the stream of actor messages between nodes ---- */
+
+/* Listens on host (numeric) at a port of the system's choosing, written to
+ * advertised as "HOST:PORT", and starts the I/O thread, which hands every
+ * frame received to deliver (on that thread). */
+shoal_err wire_start(node *n, const char *host,
+                     void (*deliver)(void *ctx, const uint8_t *frame,
+                                     size_t len),
+                     void *ctx, wire **out, char *advertised, size_t cap,
+                     shoal_errinfo *ei);
+/* Stops the thread and closes everything; the peers die with it. */
+void wire_stop(wire *w);
+/* The peer for node_id at addr ("HOST:PORT"), made when new, started
+ * afresh when it was dropped or moved; NULL for a bad address. Its
+ * pointer stays valid until wire_stop. Loop thread. */
+wire_peer *wire_peer_get(wire *w, uint16_t node_id, const char *addr);
+/* Its node is gone: what waits is dropped and sends fail until
+ * wire_peer_get brings it back. Any thread. */
+void wire_peer_drop(wire *w, wire_peer *p);
+void wire_peer_drop_id(wire *w, uint16_t node_id);
+/* Sends one frame, head (at most 64 bytes) then body, to p: SHOAL_OK when
+ * it is written or queued in order, SHOAL_EFULL when 64 MiB wait already,
+ * SHOAL_ENOTFOUND when p was dropped. Any thread; never blocks. */
+shoal_err wire_send(wire *w, wire_peer *p, const uint8_t *head, size_t hlen,
+                    const uint8_t *body, size_t blen);
 
 /* ---- ops.c ---- */
 
