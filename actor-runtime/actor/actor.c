@@ -1004,6 +1004,9 @@ shoal_err actor_runtime_new(const actor_config *cfg, actor_runtime **out)
                     : sysconf(_SC_NPROCESSORS_ONLN);
     rt->nworkers =
         cfg->workers ? cfg->workers : (unsigned)(ncpu > 0 ? ncpu : 1);
+    /* Spinning for work only helps when whoever makes the work can run
+     * meanwhile: on one CPU it takes the CPU from them. */
+    rt->spin_rounds = ncpu > 1 ? SCHED_SPIN_ROUNDS : 0;
     atomic_init(&rt->live, 0);
     atomic_init(&rt->next_corr, 1);
     atomic_init(&rt->next_ref, 1);

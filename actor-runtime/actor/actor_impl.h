@@ -79,6 +79,8 @@ typedef struct monitor_entry {
 /* Endpoint ids use slots from ENDPOINT_SLOT_BASE up, beyond any slot of
  * the actor table. */
 #define ENDPOINT_SLOT_BASE 0xffffff00u
+/* Rounds an idle worker looks for work before it sleeps (sched.c). */
+#define SCHED_SPIN_ROUNDS 32
 #define MAX_ENDPOINTS 256
 
 typedef struct endpoint_entry {
@@ -221,6 +223,8 @@ struct actor_runtime {
     atomic_uint global_len; /* lets workers skip an empty global queue */
     atomic_uint sleeping;   /* workers waiting on sched_cond */
     atomic_bool draining;   /* actor_runtime_drain: no new handler calls */
+    int spin_rounds;        /* an idle worker's rounds of looking for work
+                             * before it sleeps (0 on one CPU) */
     /* Handler calls ended off the workers (sched__call_ended); the workers
      * count theirs in their own counters. */
     atomic_uint_fast64_t calls_ended_off;

@@ -40,7 +40,9 @@
  * sched_lock; a worker takes a batch from it into its own queue, and moves
  * half of its queue there when its ring is full. A worker that finds
  * nothing spins briefly before it sleeps on sched_cond, so that a stream of
- * wake-ups (a spawning embedder) does not pay a futex wake-up each.
+ * wake-ups (a spawning embedder) does not pay a futex wake-up each; on a
+ * single CPU it sleeps at once, since the work it waits for cannot come
+ * while it spins.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -54,8 +56,8 @@
 #define RUNQ_SIZE 256u
 /* Free message buffers a worker keeps per size class. */
 #define POOL_PER_CLASS 512u
-/* Rounds of looking for work (each after a short pause) before sleeping. */
-#define SPIN_ROUNDS 32
+/* Pauses between two looks for work while spinning (SCHED_SPIN_ROUNDS
+ * looks, actor_impl.h, before sleeping). */
 #define SPIN_PAUSES 16
 
 struct worker {
@@ -664,7 +666,7 @@ static void run_actor(worker *w, actor *a)
 static bool sleep_until_work(worker *w)
 {
     actor_runtime *rt = w->rt;
-    for (int i = 0; i < SPIN_ROUNDS; i++) {
+    for (int i = 0; i < rt->spin_rounds; i++) {
         for (int k = 0; k < SPIN_PAUSES; k++)
             cpu_relax();
         if (any_work(rt))
