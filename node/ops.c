@@ -641,11 +641,12 @@ static void op_node_list(node *n, control_req *req, const msgpack_object *msg)
     msgpack_pack_array(&w.pk, (uint32_t)count);
     for (size_t i = 0; i < count; i++) {
         const member_view *v = cluster_member(n, i);
-        msgpack_pack_map(&w.pk, 11);
+        msgpack_pack_map(&w.pk, 12);
         api_pack_kv_str(&w.pk, "name", v->name);
         api_pack_kv_int(&w.pk, "id", v->node_id);
         api_pack_kv_str(&w.pk, "address", v->control);
         api_pack_kv_str(&w.pk, "wire", v->addr);
+        api_pack_kv_str(&w.pk, "stream", v->stream);
         api_pack_kv_str(&w.pk, "state",
                         v->self && n->stopping ? "leaving"
                                                : member_state_name(v->state));

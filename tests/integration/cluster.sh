@@ -122,6 +122,27 @@ for _ in $(seq 6); do
   [ "$(on 1 call demo/echo --data '"hi"')" = '"hi"' ] || fail "echo through node 1"
 done
 
+step "garbage on the wire and on the stream changes nothing"
+stream=$(on 2 get nodes -o json | json 'print(next(m["stream"] for m in d if m["self"]))')
+python3 - "${wport[2]}" "${stream##*:}" <<'PY'
+import os, random, socket, struct, sys
+random.seed(7)
+for port in map(int, sys.argv[1:]):
+    for k in range(20):
+        s = socket.create_connection(("127.0.0.1", port), timeout=5)
+        if k % 4 == 0:    # an oversized length
+            s.sendall(struct.pack(">I", 0x7fffffff) + os.urandom(64))
+        elif k % 4 == 1:  # a plausible frame with a malformed body
+            body = bytes([1, ord("m")]) + os.urandom(25) + b"\xc1"
+            s.sendall(struct.pack(">I", len(body)) + body)
+        else:             # noise
+            s.sendall(os.urandom(random.randint(1, 4096)))
+        s.close()
+PY
+kill -0 "${pids[2]}" || fail "node 2 died of garbage"
+wait_alive 1 10 3
+[ "$(on 2 call demo/echo --data '"still"')" = '"still"' ] || fail "echo after garbage"
+
 step "logs through a node that does not run the actor"
 for i in $(seq $N); do
   [ "${name[$i]}" = "$(nodes_of 1 demo counter)" ] || elsewhere=$i
