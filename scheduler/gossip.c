@@ -946,6 +946,30 @@ shoal_err gossip_set_meta(gossip *g, const uint8_t *meta, size_t len)
     return SHOAL_OK;
 }
 
+shoal_err gossip_suspect(gossip *g, int64_t now_ms, const char *name)
+{
+    member *m = name ? find(g, name) : NULL;
+    if (m == NULL || m == self_of(g))
+        return SHOAL_ENOTFOUND;
+    if (!g->left && g->started)
+        suspect(g, m, clock_at(g, now_ms));
+    return SHOAL_OK;
+}
+
+shoal_err gossip_declare_dead(gossip *g, int64_t now_ms, const char *name)
+{
+    member *m = name ? find(g, name) : NULL;
+    if (m == NULL || m == self_of(g))
+        return SHOAL_ENOTFOUND;
+    if (g->left || !g->started || is_gone(m))
+        return SHOAL_OK;
+    gossip_state old = m->pub.state;
+    set_state(m, GOSSIP_DEAD, clock_at(g, now_ms));
+    touch(g, m);
+    notify(g, m, old);
+    return SHOAL_OK;
+}
+
 size_t gossip_count(const gossip *g)
 {
     return g->n;

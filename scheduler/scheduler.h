@@ -134,6 +134,20 @@ shoal_err gossip_join(gossip *g, int64_t now_ms, const char *const *seeds,
  * receives (telling the sender it left). Calling it again does nothing. */
 void gossip_leave(gossip *g, int64_t now_ms);
 
+/* Outside news about member name. gossip_suspect: something hints that it
+ * is gone (its connection broke): it becomes SUSPECT now instead of at its
+ * next failed probe, and is pinged at once; the suspect timeout then runs
+ * as usual. gossip_declare_dead: it is gone for sure (its node refused a
+ * connection: nothing listens there any more): it becomes DEAD now, at its
+ * current incarnation. Either is disseminated; a member that is alive
+ * after all refutes it as any suspicion, with a higher incarnation.
+ * SHOAL_ENOTFOUND for an unknown name or this node's own; SHOAL_OK (and
+ * nothing changes) for a member not alive (suspect, for declare_dead: not
+ * alive or suspect) or after gossip_leave. The changed callback reports
+ * the change. */
+shoal_err gossip_suspect(gossip *g, int64_t now_ms, const char *name);
+shoal_err gossip_declare_dead(gossip *g, int64_t now_ms, const char *name);
+
 /* Sets this node's meta to a copy of meta[0..len), bumps its meta_version
  * and disseminates it. len 0 clears it (meta may then be NULL).
  * SHOAL_EINVAL for len over GOSSIP_META_MAX or NULL meta with len > 0;

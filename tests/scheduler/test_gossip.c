@@ -509,6 +509,55 @@ static void partition_heals(void **state)
     sim_free(&s);
 }
 
+/* Outside news: a member declared dead by one node is dead at all within
+ * a few periods; a live member wrongly declared dead or suspected refutes
+ * it and is alive everywhere again. */
+static void outside_news(void **state)
+{
+    (void)state;
+    sim s;
+    start_cluster(&s, 5, 11);
+    assert_true(run_until_converged(&s, 3000) >= 0);
+    sim_run(&s, 500);
+
+    /* Node 3 really is gone; node 0 learns it from outside. */
+    s.nodes[3].up = false;
+    assert_int_equal(gossip_declare_dead(s.nodes[0].g, s.now, s.nodes[3].name),
+                     SHOAL_OK);
+    assert_true(sees(&s, 0, 3, GOSSIP_DEAD));
+    int64_t t = run_until_all_see(&s, 3, GOSSIP_DEAD, 4 * s.base.period_ms);
+    printf("a member declared dead by one node was dead at all after %lld "
+           "ms\n",
+           (long long)t);
+    assert_true(t >= 0);
+
+    /* Node 2 is alive: a false declaration and a false suspicion are
+     * refuted. */
+    uint64_t inc = gossip_self(s.nodes[2].g)->incarnation;
+    assert_int_equal(gossip_declare_dead(s.nodes[1].g, s.now, s.nodes[2].name),
+                     SHOAL_OK);
+    t = run_until_all_see(&s, 2, GOSSIP_ALIVE, 3000);
+    assert_true(t >= 0);
+    assert_true(gossip_self(s.nodes[2].g)->incarnation > inc);
+    assert_int_equal(gossip_suspect(s.nodes[4].g, s.now, s.nodes[2].name),
+                     SHOAL_OK);
+    assert_true(sees(&s, 4, 2, GOSSIP_SUSPECT));
+    t = run_until_all_see(&s, 2, GOSSIP_ALIVE, 3000);
+    assert_true(t >= 0);
+    sim_run(&s, 3000);
+    assert_true(all_see(&s, 2, GOSSIP_ALIVE));
+
+    /* Unknown names and self are refused; a dead one stays as it is. */
+    assert_int_equal(gossip_suspect(s.nodes[0].g, s.now, "nobody"),
+                     SHOAL_ENOTFOUND);
+    assert_int_equal(gossip_declare_dead(s.nodes[0].g, s.now, s.nodes[0].name),
+                     SHOAL_ENOTFOUND);
+    assert_int_equal(gossip_suspect(s.nodes[0].g, s.now, s.nodes[3].name),
+                     SHOAL_OK);
+    assert_true(sees(&s, 0, 3, GOSSIP_DEAD));
+    sim_free(&s);
+}
+
 static void graceful_leave(void **state)
 {
     (void)state;
@@ -1276,6 +1325,7 @@ int main(void)
         cmocka_unit_test(false_suspicion),
         cmocka_unit_test(partition_heals),
         cmocka_unit_test(graceful_leave),
+        cmocka_unit_test(outside_news),
         cmocka_unit_test(meta_dissemination),
         cmocka_unit_test(twenty_nodes_with_loss),
         cmocka_unit_test(tombstones_forgotten),
