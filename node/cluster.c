@@ -1330,6 +1330,28 @@ static void take_message(void *ctx, const uint8_t *b, size_t len)
     }
 }
 
+/* A member's stream refused a connection: nothing listens there, so its
+ * process is gone (on the stream's I/O thread). */
+static void stream_refused(void *ctx, uint16_t node_id)
+{
+    cluster *c = ctx;
+    char name[GOSSIP_NAME_MAX] = "";
+    pthread_mutex_lock(&c->gossip_lock);
+    size_t count = gossip_count(c->g);
+    for (size_t i = 1; i < count; i++) {
+        const gossip_member *m = gossip_member_at(c->g, i);
+        if (m->node_id == node_id &&
+            (m->state == GOSSIP_ALIVE || m->state == GOSSIP_SUSPECT))
+            snprintf(name, sizeof name, "%s", m->name);
+    }
+    if (name[0])
+        gossip_declare_dead(c->g, mono_ms(), name);
+    pthread_mutex_unlock(&c->gossip_lock);
+    if (name[0])
+        node_log(c->n, LOG_INFO, "cluster", NULL,
+                 "member %s refused its stream: its process is gone", name);
+}
+
 static void on_rx(void *arg)
 {
     cluster *c = arg;
@@ -1426,8 +1448,9 @@ shoal_err cluster_start(node *n, shoal_errinfo *ei)
             hl = sizeof host - 1;
         memcpy(host, h, hl);
         host[hl] = 0;
-        shoal_err serr = wire_start(n, host, take_message, c, &c->stream,
-                                    c->stream_addr, sizeof c->stream_addr, ei);
+        shoal_err serr =
+            wire_start(n, host, take_message, stream_refused, c, &c->stream,
+                       c->stream_addr, sizeof c->stream_addr, ei);
         if (serr)
             return serr;
         if ((rv = nng_aio_alloc(&c->rx, on_rx, c)) != 0)

@@ -320,12 +320,13 @@ shoal_err apps_directory_lookup(node *n, const char *app, size_t app_len,
 
 /* Listens on host (numeric) at a port of the system's choosing, written to
  * advertised as "HOST:PORT", and starts the I/O thread, which hands every
- * frame received to deliver (on that thread). */
-shoal_err wire_start(node *n, const char *host,
-                     void (*deliver)(void *ctx, const uint8_t *frame,
-                                     size_t len),
-                     void *ctx, wire **out, char *advertised, size_t cap,
-                     shoal_errinfo *ei);
+ * frame received to deliver, and tells refused of a node that refused a
+ * connection (its process is gone), both on that thread. */
+shoal_err
+wire_start(node *n, const char *host,
+           void (*deliver)(void *ctx, const uint8_t *frame, size_t len),
+           void (*refused)(void *ctx, uint16_t node_id), void *ctx, wire **out,
+           char *advertised, size_t cap, shoal_errinfo *ei);
 /* Stops the thread and closes everything; the peers die with it. */
 void wire_stop(wire *w);
 /* The peer for node_id at addr ("HOST:PORT"), made when new, started

@@ -69,6 +69,7 @@ typedef struct wire_in {
 struct wire {
     node *n;
     void (*deliver)(void *ctx, const uint8_t *frame, size_t len);
+    void (*refused)(void *ctx, uint16_t node_id);
     void *ctx;
     int listen_fd, epoll_fd, wake_fd;
     pthread_t thread;
@@ -234,6 +235,11 @@ wire_peer *wire_peer_get(wire *w, uint16_t node_id, const char *addr)
             p->fd = -1;
             p->state = CONN_IDLE;
             p->out_head = p->out_len = 0;
+            p->want_out = true; /* connect now: see peer_work */
+            pthread_mutex_unlock(&p->lock);
+            pthread_mutex_unlock(&w->peers_lock);
+            kick(w);
+            return p;
         }
         pthread_mutex_unlock(&p->lock);
         pthread_mutex_unlock(&w->peers_lock);
@@ -246,10 +252,13 @@ wire_peer *wire_peer_get(wire *w, uint16_t node_id, const char *addr)
         p->addrlen = salen;
         p->fd = -1;
         pthread_mutex_init(&p->lock, NULL);
+        p->want_out = true; /* connect now: see peer_work */
         p->next = w->peers;
         w->peers = p;
     }
     pthread_mutex_unlock(&w->peers_lock);
+    if (p)
+        kick(w);
     return p;
 }
 
@@ -382,15 +391,27 @@ static void peer_broken(wire *w, wire_peer *p)
     p->want_out = false;
 }
 
+/* The connection is watched for its end always (so that a node whose
+ * process died is noticed at once), and for room while frames wait. */
 static void watch_out(wire *w, wire_peer *p, bool out)
 {
-    struct epoll_event ev = {.events = out ? EPOLLOUT : 0, .data.ptr = p};
+    struct epoll_event ev = {.events = EPOLLRDHUP | (out ? EPOLLOUT : 0),
+                             .data.ptr = p};
     epoll_ctl(w->epoll_fd, EPOLL_CTL_MOD, p->fd, &ev);
 }
 
 /* Makes progress on p: connects, drains its buffer (p->lock held).
- * events: what epoll said, or 0. */
-static void peer_work(wire *w, wire_peer *p, uint32_t events)
+ * events: what epoll said, or 0. Returns true when p's node refused a
+ * connection (nothing listens there: its process is gone), for the
+ * caller to report once it let go of the lock.
+ *
+ * Each node keeps a connection to every other node it knows (wire_peer_get
+ * asks for one), even with nothing to send: when a node's process dies on
+ * a machine that lives on, its kernel closes the connection, a new one is
+ * tried at once, and the refusal says it is gone within milliseconds,
+ * before the gossip's probes could. A partition closes nothing and is left
+ * to the gossip. */
+static bool peer_work(wire *w, wire_peer *p, uint32_t events)
 {
     if (p->dropped) {
         if (p->fd >= 0) {
@@ -400,34 +421,35 @@ static void peer_work(wire *w, wire_peer *p, uint32_t events)
         }
         p->state = CONN_IDLE;
         p->want_out = false;
-        return;
+        return false;
     }
-    if (p->state == CONN_IDLE && p->out_len) {
+    if (p->state == CONN_IDLE && (p->out_len || p->want_out)) {
         int fd = socket(p->addr.ss_family,
                         SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (fd < 0)
-            return;
+            return false;
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         int r = connect(fd, (struct sockaddr *)&p->addr, p->addrlen);
         if (r != 0 && errno != EINPROGRESS) {
+            int e = errno;
             close(fd);
             p->out_head = p->out_len = 0; /* nobody there: drop */
             p->want_out = false;
-            return;
+            return e == ECONNREFUSED;
         }
         struct epoll_event ev = {.events = EPOLLOUT, .data.ptr = p};
         epoll_ctl(w->epoll_fd, EPOLL_CTL_ADD, fd, &ev);
         p->fd = fd;
         p->state = CONN_CONNECTING;
-        return;
+        return false;
     }
     if (p->state == CONN_CONNECTING) {
         int err = 0;
         socklen_t el = sizeof err;
         getsockopt(p->fd, SOL_SOCKET, SO_ERROR, &err, &el);
         if (err == EINPROGRESS)
-            return;
+            return false;
         if (err != 0) {
             epoll_ctl(w->epoll_fd, EPOLL_CTL_DEL, p->fd, NULL);
             close(p->fd);
@@ -435,15 +457,18 @@ static void peer_work(wire *w, wire_peer *p, uint32_t events)
             p->state = CONN_IDLE;
             p->out_head = p->out_len = 0; /* nobody there: drop */
             p->want_out = false;
-            return;
+            return err == ECONNREFUSED;
         }
         p->state = CONN_UP;
     }
     if (p->state != CONN_UP)
-        return;
-    if (events & (EPOLLHUP | EPOLLERR)) {
+        return false;
+    if (events & (EPOLLHUP | EPOLLERR | EPOLLRDHUP)) {
+        /* The other end closed (nothing is ever sent this way): try a new
+         * connection at once. */
         peer_broken(w, p);
-        return;
+        p->want_out = true;
+        return false;
     }
     while (p->out_len) {
         ssize_t r = send(p->fd, p->out + p->out_head, p->out_len,
@@ -451,12 +476,13 @@ static void peer_work(wire *w, wire_peer *p, uint32_t events)
         if (r < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK) {
                 watch_out(w, p, true);
-                return;
+                return false;
             }
             if (errno == EINTR)
                 continue;
             peer_broken(w, p);
-            return;
+            p->want_out = true;
+            return false;
         }
         p->out_head += (size_t)r;
         p->out_len -= (size_t)r;
@@ -465,6 +491,7 @@ static void peer_work(wire *w, wire_peer *p, uint32_t events)
     p->want_out = false;
     if (p->fd >= 0)
         watch_out(w, p, false);
+    return false;
 }
 
 static void *io_main(void *arg)
@@ -486,37 +513,46 @@ static void *io_main(void *arg)
             } else {
                 wire_peer *p = evs[i].data.ptr;
                 pthread_mutex_lock(&p->lock);
-                peer_work(w, p, evs[i].events);
+                bool refused = peer_work(w, p, evs[i].events);
+                uint16_t id = p->node_id;
                 pthread_mutex_unlock(&p->lock);
+                if (refused && w->refused)
+                    w->refused(w->ctx, id);
             }
         }
         /* Peers that asked (a send found no connection, or a full
          * socket, or a drop). */
+        uint16_t refused[16];
+        size_t nrefused = 0;
         pthread_mutex_lock(&w->peers_lock);
         for (wire_peer *p = w->peers; p; p = p->next) {
             pthread_mutex_lock(&p->lock);
-            if (p->want_out && p->state != CONN_CONNECTING)
-                peer_work(w, p, 0);
+            if (p->want_out && p->state != CONN_CONNECTING &&
+                peer_work(w, p, 0) && nrefused < 16)
+                refused[nrefused++] = p->node_id;
             pthread_mutex_unlock(&p->lock);
         }
         pthread_mutex_unlock(&w->peers_lock);
+        for (size_t i = 0; i < nrefused && w->refused; i++)
+            w->refused(w->ctx, refused[i]);
     }
     return NULL;
 }
 
 /* ---- life cycle ---- */
 
-shoal_err wire_start(node *n, const char *host,
-                     void (*deliver)(void *ctx, const uint8_t *frame,
-                                     size_t len),
-                     void *ctx, wire **out, char *advertised, size_t cap,
-                     shoal_errinfo *ei)
+shoal_err
+wire_start(node *n, const char *host,
+           void (*deliver)(void *ctx, const uint8_t *frame, size_t len),
+           void (*refused)(void *ctx, uint16_t node_id), void *ctx, wire **out,
+           char *advertised, size_t cap, shoal_errinfo *ei)
 {
     wire *w = calloc(1, sizeof *w);
     if (w == NULL)
         return shoal_errinfo_set(ei, SHOAL_ENOMEM, SIZE_MAX, "out of memory");
     w->n = n;
     w->deliver = deliver;
+    w->refused = refused;
     w->ctx = ctx;
     w->listen_fd = w->epoll_fd = w->wake_fd = -1;
     pthread_mutex_init(&w->peers_lock, NULL);
