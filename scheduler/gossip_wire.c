@@ -158,7 +158,7 @@ static shoal_err read_uint(reader *r, const char *field, uint64_t max,
                            uint64_t *v)
 {
     size_t at = r->off;
-    uint8_t t;
+    uint8_t t = 0;
     shoal_err err = read_head(r, field, &t, uint_width, v);
     if (err != SHOAL_OK)
         return err;
@@ -178,8 +178,8 @@ static shoal_err read_bytes(reader *r, const char *field, bool as_bin,
                             size_t max, const uint8_t **bytes, size_t *n)
 {
     size_t at = r->off;
-    uint8_t t;
-    uint64_t len;
+    uint8_t t = 0;
+    uint64_t len = 0;
     size_t (*width)(uint8_t) = as_bin ? bin_width : str_width;
     shoal_err err = read_head(r, field, &t, width, &len);
     if (err != SHOAL_OK)
@@ -204,8 +204,8 @@ static shoal_err read_bytes(reader *r, const char *field, bool as_bin,
 static shoal_err read_cstr(reader *r, const char *field, char *out, size_t size)
 {
     size_t at = r->off;
-    const uint8_t *s;
-    size_t n;
+    const uint8_t *s = NULL;
+    size_t n = 0;
     shoal_err err = read_bytes(r, field, false, size - 1, &s, &n);
     if (err != SHOAL_OK)
         return err;
@@ -221,7 +221,7 @@ static shoal_err read_cstr(reader *r, const char *field, char *out, size_t size)
 static shoal_err read_count(reader *r, const char *field, bool map, uint64_t *n)
 {
     size_t at = r->off;
-    uint8_t t;
+    uint8_t t = 0;
     size_t (*width)(uint8_t) = map ? map_width : array_width;
     shoal_err err = read_head(r, field, &t, width, n);
     if (err != SHOAL_OK)
@@ -244,8 +244,8 @@ static shoal_err read_key(reader *r, const char *const *keys, size_t nkeys,
                           size_t *index)
 {
     size_t at = r->off;
-    const uint8_t *s;
-    size_t n;
+    const uint8_t *s = NULL;
+    size_t n = 0;
     shoal_err err = read_bytes(r, "key", false, 8, &s, &n);
     if (err != SHOAL_OK)
         return err;
@@ -279,7 +279,7 @@ static shoal_err read_record(reader *r, gossip__record *rec)
     unsigned seen = 0;
     for (uint64_t k = 0; k < nkeys; k++) {
         size_t at = r->off;
-        size_t key;
+        size_t key = 0;
         if ((err = read_key(r, record_keys, REC_KEYS, &key)) != SHOAL_OK)
             return err;
         if (seen & 1u << key)
@@ -435,7 +435,7 @@ shoal_err gossip__decode(const uint8_t *p, size_t len, gossip__datagram *d,
     unsigned seen = 0;
     for (uint64_t k = 0; k < nkeys; k++) {
         size_t at = r.off;
-        size_t key;
+        size_t key = 0;
         if ((err = read_key(&r, head_keys, HEAD_KEYS, &key)) != SHOAL_OK)
             return err;
         const char *f = head_fields[key];
