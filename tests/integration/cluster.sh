@@ -46,7 +46,7 @@ fail() {
 }
 
 on() { local i=$1; shift; "$shoalctl" --node "127.0.0.1:${cport[$i]}" "$@"; }
-json() { python3 -c "import json,sys; d=json.load(sys.stdin); $1"; }
+. "$(dirname "$0")/cluster_lib.sh"
 
 start() {
   local i=$1 join=()
@@ -62,28 +62,6 @@ start() {
     sleep 0.1
   done
   fail "node $i did not answer within 10 s"
-}
-
-# Waits (up to $2 s) until node $1 sees $3 members alive.
-wait_alive() {
-  local n=
-  for _ in $(seq $(($2 * 10))); do
-    n=$(on "$1" get nodes -o json | json 'print(sum(m["state"] == "alive" for m in d))')
-    [ "$n" = "$3" ] && return 0
-    sleep 0.1
-  done
-  fail "node $1 sees $n members alive, wanted $3"
-}
-
-# Waits (up to $2 s) until node $1 reports app $3's rollout complete.
-wait_complete() {
-  local r=
-  for _ in $(seq $(($2 * 10))); do
-    r=$(on "$1" get apps -o json | json "print(next((a['rollout'] + str(a['ready']) for a in d if a['name'] == '$3'), 'none'))")
-    [ "$r" = "complete$4" ] && return 0
-    sleep 0.1
-  done
-  fail "node $1: rollout of $3 is $r, wanted complete with $4 ready"
 }
 
 # The nodes running app/actor's running replicas, sorted, one per line.

@@ -136,7 +136,7 @@ on() {
   local i=$1; shift
   ip netns exec "${ns[$i]}" "$shoalctl" --node "127.0.0.1:$CPORT" "$@"
 }
-json() { python3 -c "import json,sys; d=json.load(sys.stdin); $1"; }
+. "$(dirname "$0")/cluster_lib.sh"
 ms() { echo $(($(date +%s%N) / 1000000)); }
 # A wall-clock time (UTC) to find in the nodes' logs.
 now() { date -u +%T.%3N; }
@@ -174,29 +174,6 @@ state_at() {
 }
 alive_at() {
   on "$1" get nodes -o json | json 'print(sum(m["state"] == "alive" for m in d))'
-}
-
-# Waits (up to $2 s) until node $1 sees $3 members alive.
-wait_alive() {
-  local n=
-  for _ in $(seq $(($2 * 10))); do
-    n=$(alive_at "$1")
-    [ "$n" = "$3" ] && return 0
-    sleep 0.1
-  done
-  fail "node $1 sees $n members alive, wanted $3"
-}
-
-# Waits (up to $2 s) until node $1 reports app $3's rollout complete with
-# $4 ready.
-wait_complete() {
-  local r=
-  for _ in $(seq $(($2 * 10))); do
-    r=$(on "$1" get apps -o json | json "print(next((a['rollout'] + str(a['ready']) for a in d if a['name'] == '$3'), 'none'))")
-    [ "$r" = "complete$4" ] && return 0
-    sleep 0.1
-  done
-  fail "node $1: rollout of $3 is $r, wanted complete with $4 ready"
 }
 
 # demo's replicas as node $1 lists them: one "actor/replica=node:state" a
