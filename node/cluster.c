@@ -1482,7 +1482,10 @@ shoal_err cluster_start(node *n, shoal_errinfo *ei)
     if (c->wired) {
         nng_recv_aio(c->in, c->rx);
         if (o->njoin) {
+            /* Datagrams may arrive already: NNG's thread takes them. */
+            pthread_mutex_lock(&c->gossip_lock);
             err = gossip_join(c->g, mono_ms(), o->join, o->njoin);
+            pthread_mutex_unlock(&c->gossip_lock);
             if (err)
                 return shoal_errinfo_set(ei, err, SIZE_MAX, "cluster: join: %s",
                                          shoal_strerror(err));
