@@ -1732,6 +1732,12 @@ shoal_err wasm__compile_func(wasm_module *m, uint32_t defined_index,
         slots = cf->type->nresults;
     cf->frame_slots = (uint32_t)slots;
     cf->entry_cost = m->metering ? (c.ninstr_flat ? c.ninstr_flat : 1) : 0;
+    cf->narrow_results = 0;
+    for (uint32_t i = 0; i < cf->type->nresults && i < 64; i++) {
+        uint8_t vt = cf->type->types[cf->type->nparams + i];
+        if (vt == WASM_I32 || vt == WASM_F32)
+            cf->narrow_results |= (uint64_t)1 << i;
+    }
 out:
     free(c.code);
     free(c.vs);

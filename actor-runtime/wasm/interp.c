@@ -95,11 +95,15 @@ typedef struct interp_tables {
         NEXT(3);                                                               \
     }
 
-/* GCC spills the memory base on x86-64 unless told otherwise. */
+/* GCC spills the memory base and the frame pointer on x86-64 unless told
+ * otherwise: every load and store uses the first, nearly every handler the
+ * second. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define MEM_REGISTER __asm__("r15")
+#define FP_REGISTER __asm__("r14")
 #else
 #define MEM_REGISTER
+#define FP_REGISTER
 #endif
 
 /* Runs x from its saved state, or (x == NULL) fills *tables. */
@@ -134,7 +138,7 @@ static wasm_status interp(wasm_exec *x, interp_tables *tables)
     }
 
     const cell *ip = x->ip;
-    uint64_t *fp = x->fp;
+    register uint64_t *fp FP_REGISTER = x->fp;
     wasm_func *func = x->func;
     wasm_instance *inst = func->inst;
     /* The memory base is used by every load and store: keep it in a
@@ -291,7 +295,10 @@ do_wasm_call: /* callee is a function of inst, compiled as callee_cf */
         if (__builtin_expect(x->depth >= x->frames_cap ||
                                  nfp + cf->frame_slots > x->stack_end,
                              0)) {
-            if (!wasm__exec_reserve(x, &nfp, &fp, cf->frame_slots))
+            uint64_t *moved = fp; /* a register variable has no address */
+            bool ok = wasm__exec_reserve(x, &nfp, &moved, cf->frame_slots);
+            fp = moved;
+            if (!ok)
                 TRAP(CALL_STACK_EXHAUSTED);
         }
         x->frames[x->depth++] = (frame){.ip = ip, .fp = fp, .func = func};
@@ -311,8 +318,13 @@ do_wasm_call: /* callee is a function of inst, compiled as callee_cf */
 do_host_call: {
     const wasm_functype *t = callee->type;
     uint32_t need = t->nparams > t->nresults ? t->nparams : t->nresults;
-    if (nfp + need > x->stack_end && !wasm__exec_reserve(x, &nfp, &fp, need))
-        TRAP(CALL_STACK_EXHAUSTED);
+    if (nfp + need > x->stack_end) {
+        uint64_t *moved = fp;
+        bool ok = wasm__exec_reserve(x, &nfp, &moved, need);
+        fp = moved;
+        if (!ok)
+            TRAP(CALL_STACK_EXHAUSTED);
+    }
     x->ip = ip;
     x->fp = fp;
     x->func = func;
@@ -622,6 +634,7 @@ wasm_exec *wasm_exec_new(wasm_store *s)
         return NULL;
     }
     x->stack_end = x->stack + slots;
+    x->halt = wasm__halt_code();
     x->state = EXEC_IDLE;
     return x;
 }
@@ -712,8 +725,10 @@ shoal_err wasm_exec_call(wasm_exec *x, wasm_func *f, const uint64_t *args,
         if (!wasm__exec_reserve(x, &base, NULL, need))
             return SHOAL_ELIMIT;
     }
-    if (nargs)
-        memcpy(x->stack, args, nargs * sizeof *args);
+    /* A few arguments (an actor handler's two): a loop, not a call. */
+    uint64_t *stack = x->stack;
+    for (uint32_t i = 0; i < nargs; i++)
+        stack[i] = args[i];
     x->entry = f;
     x->trap = WASM_TRAP_NONE;
     x->has_detail = false;
@@ -729,12 +744,11 @@ shoal_err wasm_exec_call(wasm_exec *x, wasm_func *f, const uint64_t *args,
         x->state = EXEC_READY;
         return SHOAL_OK;
     }
-    x->frames[0] = (frame){.ip = wasm__halt_code(), .fp = x->stack,
-                           .func = NULL};
+    x->frames[0] = (frame){.ip = x->halt, .fp = stack, .func = NULL};
     x->depth = 1;
     const cfunc *cf = f->cf;
     if (cf->nlocals)
-        memset(x->stack + f->type->nparams, 0, (size_t)cf->nlocals * 8);
+        memset(stack + nargs, 0, (size_t)cf->nlocals * 8);
     x->ip = cf->code;
     x->func = f;
     x->entry_pending = true;
@@ -747,7 +761,14 @@ shoal_err wasm_exec_call(wasm_exec *x, wasm_func *f, const uint64_t *args,
 static void clean_results(wasm_exec *x)
 {
     const wasm_functype *t = x->entry->type;
-    for (uint32_t i = 0; i < t->nresults; i++) {
+    uint32_t from = 0;
+    if (!x->entry->host) {
+        /* The first 64 from the compiled function's mask. */
+        for (uint64_t m = x->entry->cf->narrow_results; m; m &= m - 1)
+            x->stack[__builtin_ctzll(m)] &= 0xffffffffu;
+        from = 64;
+    }
+    for (uint32_t i = from; i < t->nresults; i++) {
         uint8_t vt = t->types[t->nparams + i];
         if (vt == WASM_I32 || vt == WASM_F32)
             x->stack[i] &= 0xffffffffu;
@@ -789,7 +810,8 @@ wasm_status wasm_exec_run(wasm_exec *x)
     } else {
         if (x->entry_pending) {
             x->entry_pending = false;
-            if (f->inst->m->metering) {
+            /* Only a metered module's functions have an entry cost. */
+            if (f->cf->entry_cost) {
                 x->fuel -= f->cf->entry_cost;
                 if (x->fuel < 0) {
                     x->fuel_used += (uint64_t)(before - x->fuel);
@@ -880,11 +902,29 @@ void wasm_exec_set_exit(wasm_exec *x, int32_t code)
                  (int)code);
 }
 
-wasm_memory *wasm_exec_caller_memory(const wasm_exec *x)
+static wasm_memory *caller_memory(const wasm_exec *x)
 {
     if (x->func == NULL || x->func->inst->m->nmems == 0)
         return NULL;
     return x->func->inst->mem0;
+}
+
+wasm_memory *wasm_exec_caller_memory(const wasm_exec *x)
+{
+    return caller_memory(x);
+}
+
+uint8_t *wasm_exec_caller_bytes(const wasm_exec *x, uint32_t ptr,
+                                uint32_t len)
+{
+    const wasm_memory *mem = caller_memory(x);
+    /* An empty range is somewhere, even without memory; nothing is ever
+     * written through it. */
+    if (mem == NULL || mem->data == NULL)
+        return len == 0 ? (uint8_t *)(uintptr_t) "" : NULL;
+    if ((uint64_t)ptr + len > mem->size)
+        return NULL;
+    return mem->data + ptr;
 }
 
 shoal_err wasm_exec_complete_host(wasm_exec *x, const uint64_t *results,

@@ -331,6 +331,11 @@ void wasm_exec_set_exit(wasm_exec *x, int32_t code);
 /* For host functions: the memory of the instance whose code made the call
  * (NULL if it has none). */
 wasm_memory *wasm_exec_caller_memory(const wasm_exec *x);
+/* For host functions: the bytes [ptr, ptr + len) of that memory, or NULL
+ * when they are not all inside it (a memory of 0 bytes, or none, holds only
+ * the empty range, for which this returns a non-NULL pointer to nothing).
+ * Valid until the memory grows. */
+uint8_t *wasm_exec_caller_bytes(const wasm_exec *x, uint32_t ptr, uint32_t len);
 
 /* After WASM_SUSPENDED: deliver the results of the suspended host call
  * (nresults of its type); the next wasm_exec_run continues after it. */

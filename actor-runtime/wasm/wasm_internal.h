@@ -126,7 +126,10 @@ typedef struct cfunc {
     uint8_t *local_types; /* declared locals after the params */
     uint32_t nlocals;     /* declared locals, not counting params */
     uint32_t frame_slots; /* params + locals + operand stack */
-    uint32_t entry_cost;  /* fuel charged on entry */
+    uint32_t entry_cost;  /* fuel charged on entry (0 without metering) */
+    /* Bit i set: result i (of the first 64) is an i32 or f32, whose slot's
+     * high half the interpreter may leave dirty. */
+    uint64_t narrow_results;
     cell *code;
     size_t ncode;
 } cfunc;
@@ -281,6 +284,7 @@ struct wasm_exec {
     wasm_trap trap;
     int32_t exit_code;
     void *userdata;
+    const cell *halt;     /* wasm__halt_code(), kept for each call */
     uint64_t *host_slots; /* of a suspended host call */
     wasm_func *host_func;
     uint32_t max_depth, frames_cap;

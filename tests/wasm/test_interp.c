@@ -215,12 +215,32 @@ typedef struct host_env {
     int waits;
     uint32_t wait_arg; /* argument of the pending wait */
     bool exec_ok;      /* every call saw the exec it was given */
+    bool bytes_ok;     /* wasm_exec_caller_bytes agreed with the memory */
 } host_env;
+
+/* wasm_exec_caller_bytes against the caller's memory (or none). */
+static bool caller_bytes_agree(wasm_exec *x)
+{
+    wasm_memory *mem = wasm_exec_caller_memory(x);
+    if (mem == NULL)
+        return wasm_exec_caller_bytes(x, 0, 0) != NULL &&
+               wasm_exec_caller_bytes(x, 0, 1) == NULL;
+    uint8_t *data = wasm_memory_data(mem);
+    uint32_t size = (uint32_t)wasm_memory_size(mem);
+    return wasm_exec_caller_bytes(x, 16, 4) == data + 16 &&
+           wasm_exec_caller_bytes(x, size - 4, 4) == data + size - 4 &&
+           wasm_exec_caller_bytes(x, size - 3, 4) == NULL &&
+           wasm_exec_caller_bytes(x, size, 0) == data + size &&
+           wasm_exec_caller_bytes(x, size, 1) == NULL &&
+           wasm_exec_caller_bytes(x, UINT32_MAX, 2) == NULL;
+}
 
 static wasm_host_status host_add(wasm_exec *x, void *env, uint64_t *slots)
 {
     host_env *h = env;
     h->add_calls++;
+    if (!caller_bytes_agree(x))
+        h->bytes_ok = false;
     uint32_t sum = (uint32_t)slots[0] + (uint32_t)slots[1];
     /* Leave a copy in the caller's memory, at byte 16. */
     wasm_memory *mem = wasm_exec_caller_memory(x);
@@ -279,6 +299,7 @@ static void host_setup(host_fixture *f, bool metering)
     static const wasm_valtype i32x2[] = {WASM_I32, WASM_I32};
     memset(f, 0, sizeof *f);
     f->env.exec_ok = true;
+    f->env.bytes_ok = true;
     f->m = wt_load("host", metering);
     f->s = wasm_store_new(NULL);
     f->imports[0] =
@@ -305,6 +326,7 @@ static void host_setup(host_fixture *f, bool metering)
 static void host_teardown(host_fixture *f)
 {
     assert_true(f->env.exec_ok);
+    assert_true(f->env.bytes_ok);
     wasm_exec_delete(f->x);
     wasm_store_delete(f->s);
     wasm_module_unref(f->m);
