@@ -61,12 +61,7 @@ static inline actor *self_of(wasm_exec *x)
 /* The guest bytes [ptr, ptr + len), or NULL when outside memory 0. */
 static uint8_t *guest(wasm_exec *x, uint32_t ptr, uint32_t len)
 {
-    wasm_memory *mem = wasm_exec_caller_memory(x);
-    if (mem == NULL)
-        return len == 0 ? (uint8_t *)"" : NULL;
-    if ((uint64_t)ptr + len > wasm_memory_size(mem))
-        return NULL;
-    return wasm_memory_data(mem) + ptr;
+    return wasm_exec_caller_bytes(x, ptr, len);
 }
 
 static wasm_host_status ret_i32(uint64_t *slots, int32_t v)

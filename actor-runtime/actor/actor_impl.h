@@ -322,8 +322,18 @@ bool sched__notify_give(actor *a);
 /* Handler calls under way (started and not ended), for draining. */
 int64_t sched__handling(actor_runtime *rt);
 /* The message pool of the calling thread's worker, or NULL off the
- * workers. Messages made and freed on a worker go through it. */
-msg_pool *sched__pool(void);
+ * workers (set by each worker thread as it starts; thread-local, as the
+ * worker itself is in sched.c). Messages made and freed on a worker go
+ * through it: there are two or three per message, hence no call. */
+#if defined(__GNUC__)
+__attribute__((tls_model("initial-exec")))
+#endif
+extern _Thread_local msg_pool *sched__thread_pool;
+
+static inline msg_pool *sched__pool(void)
+{
+    return sched__thread_pool;
+}
 
 /* Frees a message, keeping its buffer in this thread's pool if it has one. */
 static inline void actor__msg_free(shoal_msg *m)

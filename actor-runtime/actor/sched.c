@@ -102,10 +102,10 @@ __attribute__((tls_model("initial-exec")))
 #endif
 static _Thread_local worker *this_worker;
 
-msg_pool *sched__pool(void)
-{
-    return this_worker ? this_worker->pool : NULL;
-}
+#if defined(__GNUC__)
+__attribute__((tls_model("initial-exec")))
+#endif
+_Thread_local msg_pool *sched__thread_pool;
 
 static void cpu_relax(void)
 {
@@ -557,9 +557,8 @@ static enum turn_end run_slice(worker *w, actor *a, int64_t *slice)
         if (fuel < 1)
             fuel = 1;
         wasm_exec_set_fuel(a->x, fuel);
-        uint64_t before = wasm_exec_fuel_used(a->x);
         wasm_status st = wasm_exec_run(a->x);
-        int64_t used = (int64_t)(wasm_exec_fuel_used(a->x) - before);
+        int64_t used = fuel - wasm_exec_fuel(a->x);
         *slice -= used;
         a->budget -= used;
         /* One writer (the runner): a load and a store; readers tolerate a
@@ -693,6 +692,7 @@ static void *worker_main(void *arg)
 {
     worker *w = arg;
     this_worker = w;
+    sched__thread_pool = w->pool;
     for (;;) {
         actor *a = take(w);
         if (a) {
