@@ -16,7 +16,6 @@
 
 typedef struct interp_tables {
     const void *const *handlers;
-    const cell *halt;
 } interp_tables;
 
 #define SP(off) ((char *)fp + (off))
@@ -130,10 +129,8 @@ static wasm_status interp(wasm_exec *x, interp_tables *tables)
 #undef LBL_NUM1
 #undef LBL_NUM2
     };
-    static const cell halt_code[1] = {{.h = &&L_HALT}};
     if (x == NULL) {
         tables->handlers = labels;
-        tables->halt = halt_code;
         return WASM_DONE;
     }
 
@@ -227,7 +224,7 @@ L_RETURN: {
     if (f->func != func) {
         func = f->func;
         if (func == NULL)
-            DISPATCH(); /* the halt frame */
+            goto L_HALT; /* the entry function returned */
         inst = func->inst;
     }
     /* The callee may have grown the memory, and so moved it. */
@@ -594,13 +591,6 @@ const void *const *wasm__handlers(void)
     return t.handlers;
 }
 
-const cell *wasm__halt_code(void)
-{
-    interp_tables t;
-    interp(NULL, &t);
-    return t.halt;
-}
-
 /* ---- the execution API ---- */
 
 /* Stacks start small and double when a call needs more, so an exec that
@@ -634,7 +624,6 @@ wasm_exec *wasm_exec_new(wasm_store *s)
         return NULL;
     }
     x->stack_end = x->stack + slots;
-    x->halt = wasm__halt_code();
     x->state = EXEC_IDLE;
     return x;
 }
@@ -744,7 +733,8 @@ shoal_err wasm_exec_call(wasm_exec *x, wasm_func *f, const uint64_t *args,
         x->state = EXEC_READY;
         return SHOAL_OK;
     }
-    x->frames[0] = (frame){.ip = x->halt, .fp = stack, .func = NULL};
+    /* The entry's caller: no function, and a return to it ends the run. */
+    x->frames[0] = (frame){.ip = NULL, .fp = stack, .func = NULL};
     x->depth = 1;
     const cfunc *cf = f->cf;
     if (cf->nlocals)

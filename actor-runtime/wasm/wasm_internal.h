@@ -266,6 +266,7 @@ typedef enum exec_state {
 struct wasm_exec {
     exec_state state;
     uint32_t depth;
+    uint32_t frames_cap, max_depth; /* a Wasm call checks the first */
     frame *frames;   /* grows on demand up to max_depth */
     uint64_t *stack; /* grows on demand up to max_slots */
     uint64_t *stack_end;
@@ -284,11 +285,11 @@ struct wasm_exec {
     wasm_trap trap;
     int32_t exit_code;
     void *userdata;
-    const cell *halt;     /* wasm__halt_code(), kept for each call */
     uint64_t *host_slots; /* of a suspended host call */
     wasm_func *host_func;
-    uint32_t max_depth, frames_cap;
 
+    /* The rest, on a line of its own: read when a stack grows, a trap is
+     * described or the exec is freed. */
     wasm_store *s;
     size_t max_slots;
     char *trap_detail; /* WASM_TRAP_DETAIL_MAX bytes, or NULL until used */
@@ -312,8 +313,6 @@ shoal_err wasm__compile_func(wasm_module *m, uint32_t defined_index,
 /* interp.c */
 /* The handler address table of the interpreter, indexed by internal op. */
 const void *const *wasm__handlers(void);
-/* A tiny code sequence that ends a run when the entry function returns. */
-const cell *wasm__halt_code(void);
 
 /* interp.c: make room for `need` slots from *fp_slot (a pointer into the
  * stack, relocated along with the stack) and one more frame record. false
