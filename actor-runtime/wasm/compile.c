@@ -1486,7 +1486,12 @@ static bool compile_body(comp *c)
                 return false;
             if (a >= c->m->nglobals)
                 return FAIL(c, "unknown global %u", a);
-            if (!produce(c, OP_GLOBAL_GET, c->m->globals[a].type, a))
+            /* The module's own globals are read in place, without the
+             * instance's table of pointers (a cache line less). */
+            if (a >= c->m->nimported_globals
+                    ? !produce(c, OP_GLOBAL_GET_OWN, c->m->globals[a].type,
+                               a - c->m->nimported_globals)
+                    : !produce(c, OP_GLOBAL_GET, c->m->globals[a].type, a))
                 return false;
             break;
         case 0x24: /* global.set */
@@ -1503,11 +1508,13 @@ static bool compile_body(comp *c)
                 uint32_t src;
                 if (!operand(c, pos, &src))
                     return false;
-                size_t at = emit(c, OP_GLOBAL_SET, 1);
+                bool own = a >= c->m->nimported_globals;
+                size_t at =
+                    emit(c, own ? OP_GLOBAL_SET_OWN : OP_GLOBAL_SET, 1);
                 if (at == SIZE_MAX)
                     return false;
                 c->code[at + 1].s.a = src;
-                c->code[at + 1].s.b = a;
+                c->code[at + 1].s.b = own ? a - c->m->nimported_globals : a;
             }
             break;
         case 0x25: /* table.get */

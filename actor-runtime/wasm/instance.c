@@ -19,6 +19,12 @@ struct store_obj {
 
 #define BLOCK_ALIGN 16u
 
+/* A host function and the storage for its type. */
+typedef struct host_func {
+    wasm_func f;
+    wasm_functype own_type;
+} host_func;
+
 void *wasm__store_zalloc(wasm_store *s, size_t size, bool *in_block)
 {
     size_t rounded = (size + BLOCK_ALIGN - 1) & ~(size_t)(BLOCK_ALIGN - 1);
@@ -216,7 +222,7 @@ void wasm_store_delete(wasm_store *s)
             instance_release((wasm_instance *)(void *)o->payload);
             break;
         case OBJ_FUNC:
-            free(((wasm_func *)(void *)o->payload)->own_type.types);
+            free(((host_func *)(void *)o->payload)->own_type.types);
             break;
         case OBJ_GLOBAL:
             break;
@@ -235,22 +241,22 @@ wasm_func *wasm_func_new_host(wasm_store *s, const wasm_valtype *params,
                               uint32_t nparams, const wasm_valtype *results,
                               uint32_t nresults, wasm_host_fn fn, void *env)
 {
-    wasm_func *f = store_alloc(s, OBJ_FUNC, sizeof *f);
-    if (f == NULL)
+    host_func *h = store_alloc(s, OBJ_FUNC, sizeof *h);
+    if (h == NULL)
         return NULL;
-    f->own_type.types = malloc((size_t)nparams + nresults + 1);
-    if (f->own_type.types == NULL)
+    h->own_type.types = malloc((size_t)nparams + nresults + 1);
+    if (h->own_type.types == NULL)
         return NULL; /* the store frees the half-made object */
     for (uint32_t i = 0; i < nparams; i++)
-        f->own_type.types[i] = (uint8_t)params[i];
+        h->own_type.types[i] = (uint8_t)params[i];
     for (uint32_t i = 0; i < nresults; i++)
-        f->own_type.types[nparams + i] = (uint8_t)results[i];
-    f->own_type.nparams = nparams;
-    f->own_type.nresults = nresults;
-    f->type = &f->own_type;
-    f->host = fn;
-    f->env = env;
-    return f;
+        h->own_type.types[nparams + i] = (uint8_t)results[i];
+    h->own_type.nparams = nparams;
+    h->own_type.nresults = nresults;
+    h->f.type = &h->own_type;
+    h->f.host = fn;
+    h->f.env = env;
+    return &h->f;
 }
 
 /* A memory takes address space from its provider when it first needs
@@ -577,6 +583,9 @@ shoal_err wasm_instantiate(wasm_store *s, wasm_module *m,
     inst->own_globals = zalloc(s, m->nglobals - m->nimported_globals,
                                sizeof *inst->own_globals);
     inst->funcs = zalloc(s, m->nfuncs, sizeof *inst->funcs);
+    /* From a cache line on (in a block), so that no function straddles
+     * two. */
+    wasm__store_align_line(s, 0);
     inst->own_funcs = zalloc(s, ndef, sizeof *inst->own_funcs);
     inst->tables = zalloc(s, m->ntables, sizeof *inst->tables);
     inst->mems = zalloc(s, m->nmems, sizeof *inst->mems);

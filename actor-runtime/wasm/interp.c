@@ -358,6 +358,14 @@ L_GLOBAL_SET:
     inst->globals[ip[1].s.b]->value = RD(uint64_t, ip[1].s.a);
     NEXT(2);
 
+L_GLOBAL_GET_OWN:
+    WR(uint64_t, ip[1].s.a, inst->own_globals[ip[1].s.b].value);
+    NEXT(2);
+
+L_GLOBAL_SET_OWN:
+    inst->own_globals[ip[1].s.b].value = RD(uint64_t, ip[1].s.a);
+    NEXT(2);
+
     LOAD_HANDLER(LOAD32, uint32_t, uint32_t, uint32_t)
     LOAD_HANDLER(LOAD64, uint64_t, uint64_t, uint64_t)
     LOAD_HANDLER(LOAD8_S32, int8_t, uint32_t, int32_t)

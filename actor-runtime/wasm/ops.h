@@ -235,6 +235,8 @@
     X(SELECT)          /* [dst|cond][a|b] */                                   \
     X(GLOBAL_GET)      /* [dst|global] */                                      \
     X(GLOBAL_SET)      /* [src|global] */                                      \
+    X(GLOBAL_GET_OWN)  /* [dst|own index]: a global the module defines */     \
+    X(GLOBAL_SET_OWN)  /* [src|own index] */                                   \
     X(LOAD32)          /* [dst|addr][offset|-] */                              \
     X(LOAD64)                                                                  \
     X(LOAD8_S32)                                                               \

@@ -176,13 +176,17 @@ struct wasm_module {
 
 /* ---- runtime objects ---- */
 
+/* 32 bytes: an instance's own functions sit in an array that starts a
+ * cache line (in a store's block), so none straddles two; a call into one
+ * reads them all. */
 struct wasm_func {
     const wasm_functype *type;
     wasm_instance *inst; /* NULL for a host function */
-    const cfunc *cf;
-    wasm_host_fn host;
-    void *env;
-    wasm_functype own_type; /* storage for host function types */
+    wasm_host_fn host;   /* NULL for a Wasm function */
+    union {
+        const cfunc *cf; /* a Wasm function's code */
+        void *env;       /* a host function's argument */
+    };
 };
 
 struct wasm_memory {
