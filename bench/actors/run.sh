@@ -7,7 +7,7 @@
 #   bench/actors/run.sh --report DIR   (the table of an earlier --raw DIR)
 #
 # Shoal is built in a release build directory (default build-release, set
-# up with --buildtype=release if missing). Erlang comes from Debian: when
+# up with --buildtype=release -Db_lto=true if missing). Erlang comes from Debian: when
 # erl is missing and the script runs as root it installs erlang-base.
 set -euo pipefail
 
@@ -67,8 +67,10 @@ measure() {
     fi
 
     # ---- builds ----
+    # A release build with link-time optimisation, as Shoal is built to
+    # run (docs/benchmarks.md, "Actors").
     if [ ! -f "$build/build.ninja" ]; then
-        meson setup "$build" "$root" --buildtype=release >/dev/null
+        meson setup "$build" "$root" --buildtype=release -Db_lto=true >/dev/null
     fi
     ninja -C "$build" bench-actors-build >/dev/null
     wasm_dir=$build/bench/actors
