@@ -1286,7 +1286,7 @@ static wire_peer *route_of(cluster *c, uint16_t node_id)
 shoal_err cluster_remote(void *ctx, const actor_remote_msg *m)
 {
     node *n = ctx;
-    cluster *c = n->cl;
+    cluster *c = __atomic_load_n(&n->cl, __ATOMIC_ACQUIRE);
     if (c == NULL || !c->wired)
         return SHOAL_ENOTFOUND;
     uint8_t head[WIRE_MSG_HEADER];
@@ -1328,6 +1328,34 @@ static void take_message(void *ctx, const uint8_t *b, size_t len)
                                .corr = r.corr};
         cluster_remote(c->n, &no);
     }
+}
+
+bool cluster_idle_poll(void *ctx, int timeout_ms)
+{
+    node *n = ctx;
+    cluster *c = __atomic_load_n(&n->cl, __ATOMIC_ACQUIRE);
+    if (c == NULL)
+        return false;
+    /* The read lock keeps the stream while the worker waits in it;
+     * cluster_close_input wakes it before it takes the write lock. */
+    pthread_rwlock_rdlock(&c->lock);
+    bool ok = c->stream != NULL;
+    if (ok)
+        wire_poll(c->stream, timeout_ms);
+    pthread_rwlock_unlock(&c->lock);
+    return ok;
+}
+
+void cluster_idle_wake(void *ctx)
+{
+    node *n = ctx;
+    cluster *c = __atomic_load_n(&n->cl, __ATOMIC_ACQUIRE);
+    if (c == NULL)
+        return;
+    pthread_rwlock_rdlock(&c->lock);
+    if (c->stream)
+        wire_wake_poll(c->stream);
+    pthread_rwlock_unlock(&c->lock);
 }
 
 /* A member's stream refused a connection: nothing listens there, so its
@@ -1405,8 +1433,10 @@ shoal_err cluster_start(node *n, shoal_errinfo *ei)
     if (c == NULL)
         return shoal_errinfo_set(ei, SHOAL_ENOMEM, SIZE_MAX, "out of memory");
     c->n = n;
-    n->cl = c;
     pthread_rwlock_init(&c->lock, NULL);
+    /* Workers read n->cl (cluster_idle_poll) from the start: it is
+     * published once what they use (the lock) is ready. */
+    __atomic_store_n(&n->cl, c, __ATOMIC_RELEASE);
     pthread_mutex_init(&c->gossip_lock, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -1449,8 +1479,8 @@ shoal_err cluster_start(node *n, shoal_errinfo *ei)
         memcpy(host, h, hl);
         host[hl] = 0;
         shoal_err serr =
-            wire_start(n, host, take_message, stream_refused, c, &c->stream,
-                       c->stream_addr, sizeof c->stream_addr, ei);
+            wire_start(n, host, take_message, stream_refused, c, true,
+                       &c->stream, c->stream_addr, sizeof c->stream_addr, ei);
         if (serr)
             return serr;
         if ((rv = nng_aio_alloc(&c->rx, on_rx, c)) != 0)
@@ -1536,7 +1566,10 @@ void cluster_close_input(node *n)
         c->rx = NULL;
     }
     /* No frame reaches the runtime after this, and no send starts on the
-     * stream (cluster_remote finds it gone). */
+     * stream (cluster_remote finds it gone). A worker waiting in the
+     * stream's poll holds the read lock: woken, it lets go. */
+    if (c->stream)
+        wire_wake_poll(c->stream);
     pthread_rwlock_wrlock(&c->lock);
     wire *stream = c->stream;
     c->stream = NULL;
@@ -1580,7 +1613,7 @@ void cluster_free(node *n)
     pthread_rwlock_destroy(&c->lock);
     pthread_mutex_destroy(&c->gossip_lock);
     pthread_cond_destroy(&c->gossip_cond);
-    n->cl = NULL;
+    __atomic_store_n(&n->cl, NULL, __ATOMIC_RELEASE);
     /* The timers live in c: it goes when the loop has closed them. */
     if (c->timers) {
         uv_close((uv_handle_t *)&c->meta_timer, on_timer_closed);

@@ -154,6 +154,8 @@ int node_run(const node_options *opt)
         .on_exit = apps_on_exit,
         .resolve = providers_resolve,
         .remote = cluster_remote,
+        .idle_poll = opt->cluster_listen ? cluster_idle_poll : NULL,
+        .idle_wake = opt->cluster_listen ? cluster_idle_wake : NULL,
         .ctx = n,
     };
     err = actor_runtime_new(&cfg, &n->rt);

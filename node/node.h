@@ -269,6 +269,9 @@ void cluster_touch(node *n);
 void cluster_app_changed(node *n, const char *app);
 /* The runtime's remote callback (any thread). */
 shoal_err cluster_remote(void *ctx, const actor_remote_msg *m);
+/* The runtime's idle_poll and idle_wake (workers read the stream). */
+bool cluster_idle_poll(void *ctx, int timeout_ms);
+void cluster_idle_wake(void *ctx);
 /* Asks the alive members that run replicas of app/actor for their last
  * tail log lines; their answers go to ops_logs_from_member with id.
  * Returns how many were asked. */
@@ -322,11 +325,18 @@ shoal_err apps_directory_lookup(node *n, const char *app, size_t app_len,
  * advertised as "HOST:PORT", and starts the I/O thread, which hands every
  * frame received to deliver, and tells refused of a node that refused a
  * connection (its process is gone), both on that thread. */
-shoal_err
-wire_start(node *n, const char *host,
-           void (*deliver)(void *ctx, const uint8_t *frame, size_t len),
-           void (*refused)(void *ctx, uint16_t node_id), void *ctx, wire **out,
-           char *advertised, size_t cap, shoal_errinfo *ei);
+shoal_err wire_start(node *n, const char *host,
+                     void (*deliver)(void *ctx, const uint8_t *frame,
+                                     size_t len),
+                     void (*refused)(void *ctx, uint16_t node_id), void *ctx,
+                     bool workers_read, wire **out, char *advertised,
+                     size_t cap, shoal_errinfo *ei);
+/* With workers_read, the incoming connections are read by whoever calls
+ * wire_poll (the runtime's idle and busy workers, actor_config.idle_poll):
+ * it waits at most timeout_ms for frames, delivers them, and returns;
+ * wire_wake_poll makes a wait under way return. Any thread. */
+bool wire_poll(wire *w, int timeout_ms);
+void wire_wake_poll(wire *w);
 /* Stops the thread and closes everything; the peers die with it. */
 void wire_stop(wire *w);
 /* The peer for node_id at addr ("HOST:PORT"), made when new, started

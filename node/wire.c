@@ -60,7 +60,9 @@ struct wire_peer {
 
 /* A connection another node made to us, read by the I/O thread. */
 typedef struct wire_in {
-    int fd;
+    /* Its reader holds it: the I/O thread, or a worker in wire_poll. */
+    pthread_mutex_t lock;
+    int fd; /* -1 once closed; the struct lives until wire_stop */
     uint8_t *buf;
     size_t len, cap;
     struct wire_in *next;
@@ -72,6 +74,11 @@ struct wire {
     void (*refused)(void *ctx, uint16_t node_id);
     void *ctx;
     int listen_fd, epoll_fd, wake_fd;
+    /* With workers_read, the incoming connections are watched by poll_fd
+     * (with poll_wake_fd), which the runtime's idle worker waits in
+     * (wire_poll), instead of by the I/O thread. */
+    bool workers_read;
+    int poll_fd, poll_wake_fd;
     pthread_t thread;
     bool running;
     atomic_bool stop;
@@ -291,17 +298,17 @@ void wire_peer_drop(wire *w, wire_peer *p)
 
 /* ---- the I/O thread ---- */
 
+/* Closes an incoming connection (in->lock held). Its struct stays in
+ * w->ins until wire_stop, since another reader may hold an event of it. */
 static void in_close(wire *w, wire_in *in)
 {
-    epoll_ctl(w->epoll_fd, EPOLL_CTL_DEL, in->fd, NULL);
+    epoll_ctl(w->workers_read ? w->poll_fd : w->epoll_fd, EPOLL_CTL_DEL, in->fd,
+              NULL);
     close(in->fd);
-    for (wire_in **pp = &w->ins; *pp; pp = &(*pp)->next)
-        if (*pp == in) {
-            *pp = in->next;
-            break;
-        }
+    in->fd = -1;
     free(in->buf);
-    free(in);
+    in->buf = NULL;
+    in->len = in->cap = 0;
 }
 
 static void on_accept(wire *w)
@@ -319,8 +326,11 @@ static void on_accept(wire *w)
             continue;
         }
         in->fd = fd;
+        pthread_mutex_init(&in->lock, NULL);
         struct epoll_event ev = {.events = EPOLLIN, .data.u64 = TAG_IN(in)};
-        if (epoll_ctl(w->epoll_fd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+        if (epoll_ctl(w->workers_read ? w->poll_fd : w->epoll_fd, EPOLL_CTL_ADD,
+                      fd, &ev) != 0) {
+            pthread_mutex_destroy(&in->lock);
             close(fd);
             free(in);
             continue;
@@ -330,8 +340,8 @@ static void on_accept(wire *w)
     }
 }
 
-/* Reads what arrived and delivers every whole frame. */
-static void on_readable(wire *w, wire_in *in)
+/* Reads what arrived and delivers every whole frame (in->lock held). */
+static void read_frames(wire *w, wire_in *in)
 {
     for (int rounds = 0; rounds < 16; rounds++) {
         if (in->cap - in->len < 65536) {
@@ -494,6 +504,44 @@ static bool peer_work(wire *w, wire_peer *p, uint32_t events)
     return false;
 }
 
+static void on_readable(wire *w, wire_in *in)
+{
+    pthread_mutex_lock(&in->lock);
+    if (in->fd >= 0)
+        read_frames(w, in);
+    pthread_mutex_unlock(&in->lock);
+}
+
+bool wire_poll(wire *w, int timeout_ms)
+{
+    struct epoll_event evs[32];
+    int n = epoll_wait(w->poll_fd, evs, 32, timeout_ms);
+    for (int i = 0; i < n; i++) {
+        uint64_t tag = evs[i].data.u64;
+        if (tag == TAG_WAKE) {
+            uint64_t v;
+            ssize_t r = read(w->poll_wake_fd, &v, sizeof v);
+            (void)r;
+            continue;
+        }
+        wire_in *in = (wire_in *)(uintptr_t)(tag & ~(uint64_t)1);
+        /* Another reader has it: it reads what came. */
+        if (pthread_mutex_trylock(&in->lock) != 0)
+            continue;
+        if (in->fd >= 0)
+            read_frames(w, in);
+        pthread_mutex_unlock(&in->lock);
+    }
+    return true;
+}
+
+void wire_wake_poll(wire *w)
+{
+    uint64_t one = 1;
+    ssize_t r = write(w->poll_wake_fd, &one, sizeof one);
+    (void)r;
+}
+
 static void *io_main(void *arg)
 {
     wire *w = arg;
@@ -541,11 +589,12 @@ static void *io_main(void *arg)
 
 /* ---- life cycle ---- */
 
-shoal_err
-wire_start(node *n, const char *host,
-           void (*deliver)(void *ctx, const uint8_t *frame, size_t len),
-           void (*refused)(void *ctx, uint16_t node_id), void *ctx, wire **out,
-           char *advertised, size_t cap, shoal_errinfo *ei)
+shoal_err wire_start(node *n, const char *host,
+                     void (*deliver)(void *ctx, const uint8_t *frame,
+                                     size_t len),
+                     void (*refused)(void *ctx, uint16_t node_id), void *ctx,
+                     bool workers_read, wire **out, char *advertised,
+                     size_t cap, shoal_errinfo *ei)
 {
     wire *w = calloc(1, sizeof *w);
     if (w == NULL)
@@ -555,6 +604,8 @@ wire_start(node *n, const char *host,
     w->refused = refused;
     w->ctx = ctx;
     w->listen_fd = w->epoll_fd = w->wake_fd = -1;
+    w->poll_fd = w->poll_wake_fd = -1;
+    w->workers_read = workers_read;
     pthread_mutex_init(&w->peers_lock, NULL);
     char spec[160];
     snprintf(spec, sizeof spec, "%s:0", host);
@@ -589,6 +640,15 @@ wire_start(node *n, const char *host,
         snprintf(advertised, cap, "%s:%s", hbuf, pbuf);
     w->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
     w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    w->poll_fd = epoll_create1(EPOLL_CLOEXEC);
+    w->poll_wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    struct epoll_event pev = {.events = EPOLLIN, .data.u64 = TAG_WAKE};
+    if (w->poll_fd < 0 || w->poll_wake_fd < 0 ||
+        epoll_ctl(w->poll_fd, EPOLL_CTL_ADD, w->poll_wake_fd, &pev) != 0) {
+        wire_stop(w);
+        return shoal_errinfo_set(ei, SHOAL_EIO, SIZE_MAX,
+                                 "cluster: cannot start the message stream");
+    }
     struct epoll_event lev = {.events = EPOLLIN, .data.u64 = TAG_LISTEN};
     struct epoll_event wev = {.events = EPOLLIN, .data.u64 = TAG_WAKE};
     if (w->epoll_fd < 0 || w->wake_fd < 0 ||
@@ -616,8 +676,10 @@ void wire_stop(wire *w)
     while (w->ins) {
         wire_in *in = w->ins;
         w->ins = in->next;
-        close(in->fd);
+        if (in->fd >= 0)
+            close(in->fd);
         free(in->buf);
+        pthread_mutex_destroy(&in->lock);
         free(in);
     }
     while (w->peers) {
@@ -635,6 +697,10 @@ void wire_stop(wire *w)
         close(w->epoll_fd);
     if (w->wake_fd >= 0)
         close(w->wake_fd);
+    if (w->poll_fd >= 0)
+        close(w->poll_fd);
+    if (w->poll_wake_fd >= 0)
+        close(w->poll_wake_fd);
     pthread_mutex_destroy(&w->peers_lock);
     free(w);
 }

@@ -983,6 +983,8 @@ shoal_err actor_runtime_new(const actor_config *cfg, actor_runtime **out)
     *out = NULL;
     if (cfg->node_id >= 0x8000)
         return SHOAL_EINVAL; /* ids must stay positive as i64 */
+    if ((cfg->idle_poll == NULL) != (cfg->idle_wake == NULL))
+        return SHOAL_EINVAL; /* a poll nobody can wake, or the reverse */
     actor_runtime *rt = calloc(1, sizeof *rt);
     if (rt == NULL)
         return SHOAL_ENOMEM;
@@ -1008,6 +1010,8 @@ shoal_err actor_runtime_new(const actor_config *cfg, actor_runtime **out)
      * meanwhile: on one CPU it takes the CPU from them. */
     rt->spin_rounds = ncpu > 1 ? SCHED_SPIN_ROUNDS : 0;
     atomic_init(&rt->live, 0);
+    atomic_init(&rt->poller, false);
+    atomic_init(&rt->polling, false);
     atomic_init(&rt->next_corr, 1);
     atomic_init(&rt->next_ref, 1);
     pthread_mutex_init(&rt->modules_lock, NULL);

@@ -137,6 +137,18 @@ typedef struct actor_config {
      * must not block. Links and monitors do not cross nodes. NULL: sends
      * to other nodes fail with SHOAL_ENOTFOUND. */
     shoal_err (*remote)(void *ctx, const actor_remote_msg *m);
+    /* An idle worker may wait in the embedder's own poll (its sockets)
+     * instead of sleeping, so that the thread that reads a message from
+     * another node is the one that runs its receiver, with no wake-up
+     * between. One worker at a time calls idle_poll(ctx, ms): it waits at
+     * most ms for what it watches (delivering what arrives, with
+     * actor_deliver_remote) or for idle_wake, and returns true; false when
+     * it cannot poll now (the worker then sleeps as usual). idle_wake(ctx)
+     * makes a poll under way return; any thread. Busy workers also call
+     * idle_poll(ctx, 0) now and then, so that messages are read while every
+     * worker has work. Both NULL: workers sleep. */
+    bool (*idle_poll)(void *ctx, int timeout_ms);
+    void (*idle_wake)(void *ctx);
     void *ctx;
 } actor_config;
 

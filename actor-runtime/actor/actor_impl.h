@@ -225,6 +225,8 @@ struct actor_runtime {
     atomic_bool draining;   /* actor_runtime_drain: no new handler calls */
     int spin_rounds;        /* an idle worker's rounds of looking for work
                              * before it sleeps (0 on one CPU) */
+    atomic_bool poller;     /* a worker is the idle poller (cfg.idle_poll) */
+    atomic_bool polling;    /* ... and is waiting in it: wake it to wake it */
     /* Handler calls ended off the workers (sched__call_ended); the workers
      * count theirs in their own counters. */
     atomic_uint_fast64_t calls_ended_off;

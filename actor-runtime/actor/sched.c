@@ -204,6 +204,9 @@ static unsigned runq_len(worker *w)
 static void wake_sleeper(actor_runtime *rt)
 {
     atomic_thread_fence(memory_order_seq_cst);
+    /* Pairs with the poller's store and fence in poll_for_work. */
+    if (atomic_load_explicit(&rt->polling, memory_order_relaxed))
+        rt->cfg.idle_wake(rt->cfg.ctx);
     if (atomic_load_explicit(&rt->sleeping, memory_order_relaxed) == 0)
         return;
     pthread_mutex_lock(&rt->sched_lock);
@@ -661,6 +664,30 @@ static void run_actor(worker *w, actor *a)
     }
 }
 
+/* The idle poller's turn (cfg.idle_poll): waits in the embedder's poll,
+ * which may deliver messages into this worker's own queue. False when the
+ * embedder cannot poll now or another worker is the poller. */
+static bool poll_for_work(actor_runtime *rt)
+{
+    if (rt->cfg.idle_poll == NULL ||
+        atomic_exchange_explicit(&rt->poller, true, memory_order_acquire))
+        return false;
+    pthread_mutex_lock(&rt->sched_lock);
+    bool stopping = rt->stopping;
+    pthread_mutex_unlock(&rt->sched_lock);
+    bool polled = false;
+    if (!stopping) {
+        atomic_store_explicit(&rt->polling, true, memory_order_seq_cst);
+        /* Pairs with wake_sleeper's fence: work pushed before a pusher
+         * read `polling` as false is visible to the check below. */
+        atomic_thread_fence(memory_order_seq_cst);
+        polled = any_work(rt) || rt->cfg.idle_poll(rt->cfg.ctx, 100);
+        atomic_store_explicit(&rt->polling, false, memory_order_relaxed);
+    }
+    atomic_store_explicit(&rt->poller, false, memory_order_release);
+    return polled;
+}
+
 /* Sleeps until there may be work; false when the runtime stops. */
 static bool sleep_until_work(worker *w)
 {
@@ -671,6 +698,8 @@ static bool sleep_until_work(worker *w)
         if (any_work(rt))
             return true;
     }
+    if (poll_for_work(rt))
+        return true;
     pthread_mutex_lock(&rt->sched_lock);
     if (rt->stopping) {
         pthread_mutex_unlock(&rt->sched_lock);
@@ -680,12 +709,29 @@ static bool sleep_until_work(worker *w)
     /* Pairs with wake_sleeper's fence: a push made before a pusher read
      * `sleeping` as zero is visible to the check below. */
     atomic_thread_fence(memory_order_seq_cst);
-    if (rt->global_head == NULL && !any_work(rt))
-        pthread_cond_wait(&rt->sched_cond, &rt->sched_lock);
+    if (rt->global_head == NULL && !any_work(rt)) {
+        if (rt->cfg.idle_poll) {
+            /* Wakes now and then to take the poller's turn: what arrives
+             * on the embedder's sockets wakes nobody else. */
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_nsec += 100 * 1000000L;
+            ts.tv_sec += ts.tv_nsec / 1000000000L;
+            ts.tv_nsec %= 1000000000L;
+            pthread_cond_timedwait(&rt->sched_cond, &rt->sched_lock, &ts);
+        } else {
+            pthread_cond_wait(&rt->sched_cond, &rt->sched_lock);
+        }
+    }
     atomic_fetch_sub_explicit(&rt->sleeping, 1, memory_order_relaxed);
     bool go_on = !rt->stopping;
     pthread_mutex_unlock(&rt->sched_lock);
     return go_on;
+}
+
+static bool rt_polls(const worker *w)
+{
+    return w->rt->cfg.idle_poll != NULL;
 }
 
 static void *worker_main(void *arg)
@@ -693,10 +739,21 @@ static void *worker_main(void *arg)
     worker *w = arg;
     this_worker = w;
     sched__thread_pool = w->pool;
+    unsigned runs = 0;
     for (;;) {
         actor *a = take(w);
         if (a) {
             run_actor(w, a);
+            /* A busy worker reads the embedder's sockets now and then too
+             * (as Erlang's schedulers check for I/O), so that messages
+             * from other nodes do not wait for an idle one. */
+            if (rt_polls(w) && ++runs % 64 == 0 &&
+                !atomic_exchange_explicit(&w->rt->poller, true,
+                                          memory_order_acquire)) {
+                w->rt->cfg.idle_poll(w->rt->cfg.ctx, 0);
+                atomic_store_explicit(&w->rt->poller, false,
+                                      memory_order_release);
+            }
             continue;
         }
         if (!sleep_until_work(w))
@@ -895,6 +952,8 @@ void sched__stop(actor_runtime *rt)
     rt->stopping = true;
     pthread_cond_broadcast(&rt->sched_cond);
     pthread_mutex_unlock(&rt->sched_lock);
+    if (rt->cfg.idle_wake)
+        rt->cfg.idle_wake(rt->cfg.ctx);
     for (unsigned i = 0; i < rt->nworkers; i++)
         if (rt->workers[i].started)
             pthread_join(rt->workers[i].thread, NULL);

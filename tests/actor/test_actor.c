@@ -756,6 +756,88 @@ static void test_remote_messages(void **state)
     actor_runtime_delete(t.rt[2]);
 }
 
+/* The idle poll hook: a worker waits in the embedder's poll, which here
+ * hands the runtime a request "from another node" (as a node's stream
+ * would) the first time; the reply goes out through the remote hook. */
+typedef struct poll_world {
+    actor_runtime *rt;
+    atomic_uint polls, wakes; /* calls of each hook */
+    atomic_bool sent;
+    actor_id target;
+    atomic_bool replied;
+    atomic_uint_fast64_t reply_corr;
+    uint8_t reply[16];
+    atomic_size_t reply_len;
+} poll_world;
+
+static bool poll_hook(void *ctx, int timeout_ms)
+{
+    poll_world *pw = ctx;
+    atomic_fetch_add(&pw->polls, 1);
+    actor_id target = __atomic_load_n(&pw->target, __ATOMIC_ACQUIRE);
+    if (target && !atomic_exchange(&pw->sent, true)) {
+        static const uint8_t inc[] = {0xa3, 'i', 'n', 'c'};
+        actor_remote_msg m = {.from = actor_embedder_id(2),
+                              .to = target,
+                              .kind = ACTOR_KIND_REQUEST,
+                              .corr = 77,
+                              .data = inc,
+                              .len = sizeof inc};
+        assert_int_equal(actor_deliver_remote(pw->rt, &m), SHOAL_OK);
+        return true;
+    }
+    usleep((useconds_t)(timeout_ms < 5 ? timeout_ms : 5) * 1000);
+    return true;
+}
+
+static void poll_wake(void *ctx)
+{
+    poll_world *pw = ctx;
+    atomic_fetch_add(&pw->wakes, 1);
+}
+
+static shoal_err poll_remote(void *ctx, const actor_remote_msg *m)
+{
+    poll_world *pw = ctx;
+    if (m->kind == ACTOR_KIND_REPLY && m->to == actor_embedder_id(2) &&
+        m->len <= sizeof pw->reply) {
+        memcpy(pw->reply, m->data, m->len);
+        atomic_store(&pw->reply_len, m->len);
+        atomic_store(&pw->reply_corr, m->corr);
+        atomic_store(&pw->replied, true);
+    }
+    return SHOAL_OK;
+}
+
+static void test_idle_poll(void **state)
+{
+    poll_world pw = {0};
+    actor_config bad = {.node_id = 1, .idle_poll = poll_hook};
+    actor_runtime *none;
+    assert_int_equal(actor_runtime_new(&bad, &none), SHOAL_EINVAL);
+    actor_config cfg = {.node_id = 1,
+                        .workers = 2,
+                        .remote = poll_remote,
+                        .idle_poll = poll_hook,
+                        .idle_wake = poll_wake,
+                        .ctx = &pw};
+    pw.rt = runtime_with(&cfg);
+    actor_id c = spawn(pw.rt, "counter", NULL, NULL);
+    __atomic_store_n(&pw.target, c, __ATOMIC_RELEASE);
+    for (int i = 0; i < 500 && !atomic_load(&pw.replied); i++)
+        usleep(10000);
+    assert_true(atomic_load(&pw.replied));
+    assert_int_equal(atomic_load(&pw.reply_corr), 77);
+    assert_int_equal(atomic_load(&pw.reply_len), 1);
+    assert_int_equal(pw.reply[0], 1); /* the counter's first "inc" */
+    assert_true(atomic_load(&pw.polls) > 0);
+    /* The runtime goes on as usual beside the poll: calls from the
+     * embedder are answered (their work wakes the poller or a sleeper). */
+    for (int i = 2; i <= 20; i++)
+        assert_int_equal(call_int(pw.rt, c, "inc"), i);
+    actor_runtime_delete(pw.rt);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -772,6 +854,7 @@ int main(void)
         cmocka_unit_test(test_endpoints),
         cmocka_unit_test(test_deep_stacks_and_restart),
         cmocka_unit_test(test_remote_messages),
+        cmocka_unit_test(test_idle_poll),
         cmocka_unit_test(test_many_actors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
