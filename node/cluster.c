@@ -5,11 +5,8 @@
  *
  * The wire: every node listens on one NNG pull socket (--cluster-listen)
  * and sends to each other node through a push socket dialed to that
- * node's address, so the frames from one node to another arrive in the
- * order they were sent. A frame is a version byte, a type byte and a body:
+ * node's address. A frame is a version byte, a type byte and a body:
  *   'g'  a gossip datagram (scheduler/), for gossip_input;
- *   'm'  an actor message: from, to (8 bytes each, big-endian), kind (1),
- *        correlation id (8), then the msgpack payload;
  *   'a'  an application record {from, name, version, origin, deleted,
  *        updated_ms, manifest, file, spec};
  *   'A'  a request for a record {from, name};
@@ -18,8 +15,13 @@
  *   'l'  a request for log lines {from, id, app, actor, tail};
  *   'L'  log lines {id, lines, next} (lines as the logs operation has
  *        them).
- * Actor messages are delivered on NNG's thread straight into the runtime;
- * everything else runs on the node's loop thread. */
+ * Gossip datagrams go into the gossip on NNG's thread (the gossip has a
+ * thread of its own for its timers); everything else runs on the node's
+ * loop thread.
+ *
+ * Actor messages take the stream instead (wire.c): 'm' frames of from, to
+ * (8 bytes each, big-endian), kind (1), correlation id (8), then the
+ * msgpack payload, read by the runtime's workers (cluster_idle_poll). */
 #include "node.h"
 #include "scheduler.h"
 
